@@ -1,0 +1,122 @@
+"""The ``rdsssl-reconcile`` command line: a thin layer over the library.
+
+Subcommands are registered by import path and loaded only when invoked, so ``--help``, ``validate``
+and ``certs`` never import the vendor SDK (it costs about half a second of start-up, reference §12).
+
+Exit codes are decided here and only here (documented in the README):
+
+====  ==========================================================================================
+0     success; for ``plan --detailed-exitcode``: no changes
+1     error: bad input, refused plan, API failure, internal error (never a traceback for user errors)
+2     ``plan --detailed-exitcode`` only: changes pending
+3     ``apply``: some instances deferred, failed or not converged
+130   interrupted (Ctrl-C / SIGINT)
+====  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from rdsssl_reconcile import __version__
+from rdsssl_reconcile.errors import CloudError, UserError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+
+#: name -> "module:attribute" of a click command, imported on first use.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("rdsssl_reconcile.cli.plan_cmd:validate", "Check specs offline: schema, files, keys, coverage."),
+    "plan": ("rdsssl_reconcile.cli.plan_cmd:plan", "Show what would change, and which changes restart."),
+    "schema": ("rdsssl_reconcile.cli.plan_cmd:schema", "Print the JSON Schema of the spec format."),
+    "apply": ("rdsssl_reconcile.cli.apply_cmd:apply", "Carry out a plan, safely, and prove it landed."),
+    "certs": ("rdsssl_reconcile.cli.certs_cmd:certs", "Create CAs, issue, inspect and check certificates."),
+    "emulator": ("rdsssl_reconcile.cli.emulator_cmd:emulator", "Run the local RDS OpenAPI emulator."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when they run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in _COMMANDS if self._available(name)]
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module_name = _COMMANDS[name][0].split(":")[0]
+        return importlib.util.find_spec(module_name) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS or not self._available(cmd_name):
+            return None
+        module_name, attribute = _COMMANDS[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="rdsssl-reconcile")
+def cli() -> None:
+    """Manage SSL on ApsaraDB RDS for PostgreSQL the way Terraform manages infrastructure.
+
+    Declare SSL in YAML specs, review a restart-aware plan, apply it safely, detect drift.
+    Run `rdsssl-reconcile plan` in a directory with a specs/ folder to start.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every outcome into one of the documented exit codes."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    debug = os.environ.get("RDSSSL_DEBUG") == "1"
+    try:
+        result: Any = cli.main(args=argv, prog_name="rdsssl-reconcile", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        # Usage errors exit 1, not click's 2: with --detailed-exitcode, 2 must only ever mean "changes".
+        exc.show()
+        return EXIT_ERROR
+    except UserError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return EXIT_ERROR
+    except CloudError as exc:
+        request = f" (request id {exc.request_id})" if exc.request_id else ""
+        click.echo(f"Error: {exc.action} failed: {exc.code}: {exc.message}{request}", err=True)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a clean exit
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"Internal error: {type(exc).__name__}. This is a bug in rdsssl-reconcile; "
+            "set RDSSSL_DEBUG=1 to see the traceback.",
+            err=True,
+        )
+        return EXIT_ERROR
+    return int(result) if isinstance(result, int) else EXIT_OK
