@@ -1,0 +1,89 @@
+"""The plan pipeline shared by ``plan`` and ``apply``: specs -> target -> live state -> plan.
+
+Specs are loaded and validated *before* the target is even resolved, so bad input never causes a
+cloud call. The connection stays open for the caller (apply needs it after planning, and the embedded
+emulator must keep running for as long as it does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from rdsssl_reconcile import __version__
+from rdsssl_reconcile.cloud.session import Connection, connect
+from rdsssl_reconcile.cloud.target import resolve_target
+from rdsssl_reconcile.errors import TransientCloudError
+from rdsssl_reconcile.live.reader import InstanceRef, read_live
+from rdsssl_reconcile.planning.eligibility import can_carry_ssl
+from rdsssl_reconcile.planning.model import Plan, plan_to_json
+from rdsssl_reconcile.planning.planner import make_plan
+from rdsssl_reconcile.render.markdown import render_markdown
+from rdsssl_reconcile.render.text import render_text
+from rdsssl_reconcile.spec.loader import SpecSet, load_specs
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    spec_set: SpecSet
+    plan: Plan
+    connection: Connection
+
+
+def report_retry(error: TransientCloudError, attempt: int, delay: float) -> None:
+    click.echo(
+        f"retrying {error.action} after {error.code} (attempt {attempt + 1}, in {delay:.1f}s)",
+        err=True,
+    )
+
+
+@contextmanager
+def session(
+    spec_paths: list[Path], *, endpoint: str | None, timeout: float, now: datetime
+) -> Iterator[tuple[SpecSet, Connection]]:
+    """Load specs (failing before any cloud call on bad input), then open the target."""
+    spec_set = load_specs(spec_paths, now=now)
+    target = resolve_target(endpoint_option=endpoint, spec_paths=spec_paths)
+    with connect(target, timeout_seconds=timeout, on_retry=report_retry) as connection:
+        yield spec_set, connection
+
+
+def plan_specs(
+    spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
+) -> Plan:
+    refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
+    live = read_live(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    return make_plan(
+        spec_set.instances,
+        live,
+        now=now,
+        target=connection.target.to_json(),
+        spec_paths=tuple(str(p) for p in spec_paths),
+        spec_warnings=tuple(str(w) for w in spec_set.warnings),
+    )
+
+
+def build_plan(
+    spec_paths: list[Path], *, endpoint: str | None, parallelism: int, timeout: float, now: datetime
+) -> PlanResult:
+    with session(spec_paths, endpoint=endpoint, timeout=timeout, now=now) as (spec_set, connection):
+        plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now)
+        return PlanResult(spec_set=spec_set, plan=plan, connection=connection)
+
+
+def render_plan(plan: Plan, output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(plan_to_json(plan, tool_version=__version__), indent=2) + "\n"
+    if output_format == "markdown":
+        return render_markdown(plan)
+    return render_text(plan)
+
+
+def echo_plan(plan: Plan, output_format: str) -> None:
+    click.echo(render_plan(plan, output_format), nl=False)

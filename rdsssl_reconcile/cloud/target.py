@@ -1,0 +1,154 @@
+"""Which API a command talks to, decided before anything is called, and named in every output.
+
+Order of precedence (first match wins):
+
+1. ``--endpoint URL`` on the command line;
+2. the ``RDSSSL_ENDPOINT`` environment variable;
+3. a ``_target.yaml`` file in the spec directory (the demo specs use it to select the embedded emulator);
+4. Alibaba Cloud, with each region's public endpoint.
+
+For 1, 2 and 4 credentials come from the SDK's standard credential chain (``alibabacloud-credentials``:
+``ALIBABA_CLOUD_ACCESS_KEY_ID``/``ALIBABA_CLOUD_ACCESS_KEY_SECRET``, the CLI profile, an ECS instance role,
+OIDC). The embedded emulator uses its own documented credentials. ``_target.yaml`` format::
+
+    target: embedded-emulator          # or: alibaba-cloud, or an http(s) URL of an emulator
+    emulator:                          # only for embedded-emulator
+      fleet: _emulator-fleet.yaml      # relative to this file
+      state: .state/emulator.json      # persisted between commands, so plan -> apply -> plan works
+      restart_seconds: 3               # restarts are scaled down for the demo (real ones take ~3 min)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from rdsssl_reconcile.errors import TargetError
+from rdsssl_reconcile.spec.yaml_source import load_yaml_file
+
+TARGET_FILE = "_target.yaml"
+ENDPOINT_ENV = "RDSSSL_ENDPOINT"
+
+TargetKind = Literal["alibaba-cloud", "emulator", "embedded-emulator"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Explicit credentials (only the embedded emulator uses these; the rest use the standard chain)."""
+
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedEmulatorConfig:
+    config_file: Path
+    fleet: Path
+    state: Path | None
+    restart_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where API calls go. ``endpoint`` is a URL for emulators and None for Alibaba Cloud."""
+
+    kind: TargetKind
+    endpoint: str | None
+    source: str
+    credentials: Credentials | None = None
+    embedded: EmbeddedEmulatorConfig | None = None
+
+    def describe(self) -> str:
+        if self.kind == "alibaba-cloud":
+            return "Alibaba Cloud (regional RDS endpoints)"
+        if self.kind == "embedded-emulator":
+            return f"embedded emulator at {self.endpoint} ({self.source})"
+        return f"emulator at {self.endpoint} ({self.source})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "endpoint": self.endpoint, "source": self.source, "description": self.describe()}
+
+    def with_endpoint(self, endpoint: str, credentials: Credentials) -> Target:
+        return Target(
+            kind=self.kind, endpoint=endpoint, source=self.source, credentials=credentials, embedded=self.embedded
+        )
+
+
+def normalize_endpoint(url: str, *, source: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"{source}: expected an http(s) URL such as http://127.0.0.1:8080, got {url!r}")
+    if parts.path not in ("", "/") or parts.query:
+        raise TargetError(f"{source}: the endpoint URL must not have a path or query, got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _find_target_file(spec_paths: Sequence[Path]) -> Path | None:
+    for path in spec_paths:
+        directory = path if path.is_dir() else path.parent
+        candidate = directory / TARGET_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_target_file(file: Path) -> Target:
+    document = load_yaml_file(file)
+    data = document.data
+    if document.problems or not isinstance(data, dict):
+        raise TargetError(f"{file}: expected a mapping with 'target:' (see the README)")
+    unknown = set(data) - {"target", "emulator"}
+    if unknown:
+        raise TargetError(f"{file}: unknown key(s) {', '.join(sorted(unknown))}; expected 'target' and 'emulator'")
+    kind = data.get("target")
+    line = document.line_of(("target",))
+    if kind == "alibaba-cloud":
+        return Target(kind="alibaba-cloud", endpoint=None, source=str(file))
+    if isinstance(kind, str) and kind.startswith(("http://", "https://")):
+        return Target(kind="emulator", endpoint=normalize_endpoint(kind, source=f"{file}:{line}"), source=str(file))
+    if kind != "embedded-emulator":
+        raise TargetError(
+            f"{file}:{line}: target: expected 'embedded-emulator', 'alibaba-cloud' or an http(s) URL, got {kind!r}"
+        )
+    emulator = data.get("emulator") or {}
+    if not isinstance(emulator, dict) or "fleet" not in emulator:
+        raise TargetError(f"{file}: emulator.fleet is required for target 'embedded-emulator'")
+    unknown = set(emulator) - {"fleet", "state", "restart_seconds"}
+    if unknown:
+        raise TargetError(f"{file}: emulator: unknown key(s) {', '.join(sorted(unknown))}")
+    restart = emulator.get("restart_seconds", 3)
+    if not isinstance(restart, int | float) or isinstance(restart, bool) or restart < 0:
+        raise TargetError(f"{file}: emulator.restart_seconds: expected a number >= 0, got {restart!r}")
+    base = file.parent
+    state = emulator.get("state")
+    config = EmbeddedEmulatorConfig(
+        config_file=file,
+        fleet=(base / str(emulator["fleet"])).resolve(),
+        state=(base / str(state)).resolve() if state else None,
+        restart_seconds=float(restart),
+    )
+    return Target(kind="embedded-emulator", endpoint=None, source=str(file), embedded=config)
+
+
+def resolve_target(
+    *, endpoint_option: str | None, spec_paths: Sequence[Path], environ: Mapping[str, str] | None = None
+) -> Target:
+    """Decide the target without calling anything (see the module docstring for the order)."""
+    env = os.environ if environ is None else environ
+    if endpoint_option:
+        return Target(
+            kind="emulator", endpoint=normalize_endpoint(endpoint_option, source="--endpoint"), source="--endpoint"
+        )
+    if env.get(ENDPOINT_ENV):
+        return Target(
+            kind="emulator", endpoint=normalize_endpoint(env[ENDPOINT_ENV], source=ENDPOINT_ENV), source=ENDPOINT_ENV
+        )
+    target_file = _find_target_file(spec_paths)
+    if target_file is not None:
+        return _load_target_file(target_file)
+    return Target(kind="alibaba-cloud", endpoint=None, source="default")

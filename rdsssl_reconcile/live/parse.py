@@ -1,0 +1,146 @@
+"""Pure parsers: raw API response dicts -> frozen live-state values.
+
+Kept apart from the calls (pyinfra's "facts" shape) so they can be tested on recorded JSON and so the
+normalisation rules live in one place: PostgreSQL says ``on``/``off`` where MySQL says ``Yes``/``No``,
+unset fields come back as ``""`` or ``"-"``, certificates come back as PEM text in any layout.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from rdsssl_reconcile.errors import PemError
+from rdsssl_reconcile.live.model import Endpoint, InstanceFacts, LiveCertificate, LiveSsl
+from rdsssl_reconcile.pki.pem import load_certificate, load_crl, load_private_key
+from rdsssl_reconcile.pki.summary import summarize_certificate, summarize_crl, summarize_private_key
+
+_TRUE = {"on", "yes", "1", "true", "enabled"}
+
+
+def text(value: Any) -> str | None:
+    """A string field, with the API's "unset" spellings (None, "", "-") turned into None."""
+    if value is None:
+        return None
+    result = str(value).strip()
+    return None if result in ("", "-") else result
+
+
+def flag(value: Any) -> bool:
+    result = text(value)
+    return result is not None and result.lower() in _TRUE
+
+
+def timestamp(value: Any) -> datetime | None:
+    result = text(value)
+    if result is None:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(result, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(result.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_instance(item: dict[str, Any], region: str) -> InstanceFacts:
+    """One ``Items.DBInstance[]`` entry of DescribeDBInstances (or DescribeDBInstanceAttribute)."""
+    return InstanceFacts(
+        id=str(item.get("DBInstanceId", "")),
+        region=text(item.get("RegionId")) or region,
+        engine=text(item.get("Engine")) or "",
+        engine_version=text(item.get("EngineVersion")) or "",
+        storage_type=text(item.get("DBInstanceStorageType")) or "",
+        pay_type=text(item.get("PayType")) or "",
+        category=text(item.get("Category")) or "",
+        instance_type=text(item.get("DBInstanceType")) or "",
+        status=text(item.get("DBInstanceStatus")) or "",
+        lock_mode=text(item.get("LockMode")) or "Unlock",
+        description=text(item.get("DBInstanceDescription")) or "",
+        connection_string=text(item.get("ConnectionString")) or "",
+    )
+
+
+def parse_net_info(body: dict[str, Any]) -> tuple[Endpoint, ...]:
+    infos = (body.get("DBInstanceNetInfos") or {}).get("DBInstanceNetInfo") or []
+    return tuple(
+        Endpoint(
+            host=str(info.get("ConnectionString", "")),
+            ip_type=text(info.get("IPType")) or "",
+            port=str(info.get("Port", "")),
+            kind=text(info.get("ConnectionStringType")) or "Normal",
+        )
+        for info in infos
+        if text(info.get("ConnectionString"))
+    )
+
+
+def _certificate(value: Any, what: str) -> LiveCertificate | None:
+    pem = text(value)
+    if pem is None:
+        return None
+    try:
+        cert = load_certificate(pem, what=what)
+    except PemError as exc:
+        return LiveCertificate(der=None, summary=None, problem=f"unparseable {what}: {exc}")
+    return LiveCertificate(der=cert.public_bytes(Encoding.DER), summary=summarize_certificate(cert))
+
+
+def redact_server_key(body: dict[str, Any]) -> dict[str, Any]:
+    """Replace ``ServerKey`` in a DescribeDBInstanceSSL body by ``ServerKeyPublicSha256``.
+
+    Called by the cloud adapter on the raw response before anything else can see, log or store it.
+    The fingerprint of the public half is all the planner needs to tell whether the key changed.
+    """
+    redacted = dict(body)
+    key_pem = text(redacted.pop("ServerKey", None))
+    fingerprint: str | None = None
+    if key_pem is not None:
+        try:
+            fingerprint = summarize_private_key(load_private_key(key_pem, what="live server key").key).public_key_sha256
+        except PemError:
+            fingerprint = "unparseable"
+    redacted["ServerKeyPublicSha256"] = fingerprint or ""
+    return redacted
+
+
+def parse_ssl(body: dict[str, Any]) -> LiveSsl:
+    """A DescribeDBInstanceSSL body (already redacted by :func:`redact_server_key`)."""
+    if "ServerKey" in body:
+        raise ValueError("parse_ssl() needs a body whose ServerKey was redacted by redact_server_key()")
+    enabled = flag(body.get("SSLEnabled"))
+    endpoints = tuple(e.strip() for e in (text(body.get("ConnectionString")) or "").split(",") if e.strip())
+    crl_text = text(body.get("ClientCertRevocationList"))
+    crl_summary = None
+    crl_sha = None
+    if crl_text:
+        try:
+            crl_summary = summarize_crl(load_crl(crl_text))
+            crl_sha = crl_summary.sha256
+        except PemError:
+            crl_sha = "unparseable"
+    return LiveSsl(
+        enabled=enabled,
+        ca_type=text(body.get("CAType")) if enabled else None,
+        endpoints=endpoints if enabled else (),
+        server_cert=_certificate(body.get("ServerCert"), "server certificate") if enabled else None,
+        server_key_public_sha256=text(body.get("ServerKeyPublicSha256")) if enabled else None,
+        expire_time=timestamp(body.get("SSLExpireTime")) if enabled else None,
+        create_time=timestamp(body.get("SSLCreateTime")) if enabled else None,
+        require_update=flag(body.get("RequireUpdate")),
+        require_update_reason=text(body.get("RequireUpdateReason")),
+        last_modify_status=text(body.get("LastModifyStatus")),
+        modify_status_reason=text(body.get("ModifyStatusReason")),
+        server_ca_url=text(body.get("ServerCAUrl")),
+        client_ca=_certificate(body.get("ClientCACert"), "client CA certificate") if enabled else None,
+        crl_sha256=crl_sha if enabled else None,
+        crl=crl_summary if enabled else None,
+        acl=text(body.get("ACL")) if enabled else None,
+        replication_acl=text(body.get("ReplicationACL")) if enabled else None,
+    )

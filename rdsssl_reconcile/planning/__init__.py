@@ -1,0 +1,1 @@
+"""Planning: restart rules, eligibility, the request builder and the pure planner."""

@@ -1,0 +1,259 @@
+"""What a plan is: per instance, a status, field-level changes, the one request, and the restart.
+
+All values are frozen and JSON-safe through :func:`plan_to_json`, the documented plan format (see
+``docs/plan-format.md``). Nothing in a plan is secret: certificates appear as summaries and
+fingerprints, private keys as their reference and public-key fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from rdsssl_reconcile.live.model import ReadError
+from rdsssl_reconcile.planning.rules import RESTART_SECONDS, Restart, rule
+
+PLAN_FORMAT_VERSION = "1.0"
+
+
+class PlanStatus(Enum):
+    IN_SYNC = "in_sync"
+    CHANGE = "change"
+    INELIGIBLE = "ineligible"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field that differs: ``before -> after`` as people read them, and the restart rule it hits."""
+
+    field: str
+    before: str | None
+    after: str | None
+    rule_id: str
+    reason: str | None = None
+
+    @property
+    def restart(self) -> Restart:
+        return rule(self.rule_id).restart
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "before": self.before,
+            "after": self.after,
+            "restart": self.restart.value,
+            "rule": self.rule_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RequestParameter:
+    """One wire parameter of the planned request, as displayed (secrets as references and fingerprints)."""
+
+    name: str
+    display: str
+    sensitive: bool = False
+    known_after_apply: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.display,
+            "sensitive": self.sensitive,
+            "known_after_apply": self.known_after_apply,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """The single ModifyDBInstanceSSL call apply will make for the instance."""
+
+    parameters: tuple[RequestParameter, ...]
+    action: str = "ModifyDBInstanceSSL"
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the displayed parameters: apply rebuilds the request and must get the same digest."""
+        data = [[p.name, p.display] for p in self.parameters]
+        return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "parameters": [p.to_json() for p in self.parameters],
+            "digest": self.digest,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RestartAssessment:
+    restart: Restart
+    triggers: tuple[str, ...] = ()
+    rule_ids: tuple[str, ...] = ()
+    estimated_seconds: int = 0
+
+    @classmethod
+    def of(cls, changes: tuple[FieldChange, ...]) -> RestartAssessment:
+        if not changes:
+            return cls(restart=Restart.NOT_REQUIRED)
+        restart = Restart.worst([c.restart for c in changes])
+        triggering = [c for c in changes if c.restart.counts_as_restart]
+        return cls(
+            restart=restart,
+            triggers=tuple(dict.fromkeys(c.field for c in triggering)),
+            rule_ids=tuple(dict.fromkeys(c.rule_id for c in triggering)),
+            # One request per instance, so every pending field costs one restart, never several.
+            estimated_seconds=RESTART_SECONDS if restart.counts_as_restart else 0,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "restart": self.restart.value,
+            "triggers": list(self.triggers),
+            "rules": [rule(r).to_json() for r in self.rule_ids],
+            "estimated_seconds": self.estimated_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePlan:
+    id: str
+    region: str
+    description: str | None
+    status: PlanStatus
+    reasons: tuple[str, ...] = ()
+    changes: tuple[FieldChange, ...] = ()
+    request: PlannedRequest | None = None
+    restart: RestartAssessment = field(default_factory=lambda: RestartAssessment(restart=Restart.NOT_REQUIRED))
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    policy: str = ""
+    spec_location: str = ""
+    live_fingerprint: str | None = None
+    desired_digest: str = ""
+    error: ReadError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "region": self.region,
+            "description": self.description,
+            "status": self.status.value,
+            "reasons": list(self.reasons),
+            "changes": [c.to_json() for c in self.changes],
+            "restart": self.restart.to_json(),
+            "request": self.request.to_json() if self.request else None,
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "policy": self.policy,
+            "spec": self.spec_location,
+            "live_fingerprint": self.live_fingerprint,
+            "desired_digest": self.desired_digest,
+            "error": None
+            if self.error is None
+            else {
+                "action": self.error.action,
+                "code": self.error.code,
+                "message": self.error.message,
+                "request_id": self.error.request_id,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    change: int
+    in_sync: int
+    ineligible: int
+    not_found: int
+    error: int
+    restarts: int
+    restart_seconds: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "change": self.change,
+            "in_sync": self.in_sync,
+            "ineligible": self.ineligible,
+            "not_found": self.not_found,
+            "error": self.error,
+            "restarts": self.restarts,
+            "estimated_restart_seconds": self.restart_seconds,
+        }
+
+    def sentence(self) -> str:
+        """``2 to change, 1 restart (~3 min), 3 in sync, 1 ineligible``."""
+        parts = [f"{self.change} to change"]
+        if self.restarts:
+            minutes = round(self.restart_seconds / self.restarts / 60)
+            parts.append(
+                f"{self.restarts} restart{'s' if self.restarts != 1 else ''} (~{minutes} min each)"
+                if self.restarts > 1
+                else f"1 restart (~{minutes} min)"
+            )
+        else:
+            parts.append("0 restarts")
+        parts.append(f"{self.in_sync} in sync")
+        for count, word in ((self.ineligible, "ineligible"), (self.not_found, "not found"), (self.error, "error")):
+            if count:
+                parts.append(f"{count} {word}{'s' if word == 'error' and count != 1 else ''}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    instances: tuple[InstancePlan, ...]
+    target: dict[str, Any]
+    generated_at: datetime
+    spec_paths: tuple[str, ...] = ()
+    spec_warnings: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> PlanSummary:
+        def count(status: PlanStatus) -> int:
+            return sum(1 for i in self.instances if i.status is status)
+
+        restarting = [
+            i for i in self.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart
+        ]
+        return PlanSummary(
+            change=count(PlanStatus.CHANGE),
+            in_sync=count(PlanStatus.IN_SYNC),
+            ineligible=count(PlanStatus.INELIGIBLE),
+            not_found=count(PlanStatus.NOT_FOUND),
+            error=count(PlanStatus.ERROR),
+            restarts=len(restarting),
+            restart_seconds=sum(i.restart.estimated_seconds for i in restarting),
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        return any(i.status is PlanStatus.CHANGE for i in self.instances)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(i.status is PlanStatus.ERROR for i in self.instances)
+
+    def instance(self, instance_id: str) -> InstancePlan | None:
+        return next((i for i in self.instances if i.id == instance_id), None)
+
+
+def plan_to_json(plan: Plan, *, tool_version: str) -> dict[str, Any]:
+    """The documented JSON plan (``--format json`` and the body of saved plans)."""
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "tool_version": tool_version,
+        "generated_at": plan.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "target": plan.target,
+        "spec_paths": list(plan.spec_paths),
+        "summary": plan.summary.to_json(),
+        "spec_warnings": list(plan.spec_warnings),
+        "instances": [i.to_json() for i in plan.instances],
+    }
