@@ -20,7 +20,7 @@ from enum import Enum
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rdsssl_reconcile.pki.pem import PrivateKey, certificate_to_pem, private_key_to_pkcs8_pem
@@ -89,8 +89,29 @@ def _general_name(identity: str) -> x509.GeneralName:
         return x509.DNSName(identity)
 
 
-def _signing_hash(key: PrivateKey) -> hashes.SHA256:
+def _signing_hash(key: PrivateKey) -> hashes.SHA256 | None:
+    """SHA-256 for RSA and EC keys; EdDSA keys sign without a separate hash (cryptography wants None)."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return None
     return hashes.SHA256()
+
+
+#: X.520 ub-common-name: a CN longer than this cannot be encoded (cryptography raises ValueError).
+MAX_COMMON_NAME_LENGTH = 64
+
+
+def _authority_key_identifier(ca_certificate: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The AKI for certificates this CA signs: from its SKI, or from its public key if it has none.
+
+    CAs made elsewhere (older openssl, X.509 v1 roots) may lack a SubjectKeyIdentifier extension.
+    """
+    try:
+        ski = ca_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca_certificate.public_key()  # type: ignore[arg-type]
+        )
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +192,20 @@ class CertificateAuthority:
         if not endpoints:
             raise ValueError("a server certificate needs at least one endpoint")
         private_key = key if key is not None else key_type.generate()
-        cn = common_name if common_name is not None else endpoints[0]
+        if common_name is not None:
+            cn: str | None = common_name
+        else:
+            # An endpoint too long for a CN is still fully covered by its SAN, which is all clients check.
+            cn = endpoints[0] if len(endpoints[0]) <= MAX_COMMON_NAME_LENGTH else None
         san = x509.SubjectAlternativeName([_general_name(e) for e in endpoints])
+        # RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical, or strict verifiers reject it.
+        san_critical = not cn
         csr = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(_name(cn))
-            .add_extension(san, critical=False)
+            .add_extension(san, critical=san_critical)
             .sign(private_key, _signing_hash(private_key))
         )
-        ca_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         is_rsa = isinstance(private_key, rsa.RSAPrivateKey)
         cert = (
             x509.CertificateBuilder()
@@ -205,9 +231,9 @@ class CertificateAuthority:
                 critical=True,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(san, critical=False)
+            .add_extension(san, critical=san_critical)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+            .add_extension(_authority_key_identifier(self.certificate), critical=False)
             .sign(self.private_key, _signing_hash(self.private_key))
         )
         return IssuedCertificate(certificate=cert, private_key=private_key, csr=csr)
