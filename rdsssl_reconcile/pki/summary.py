@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -154,7 +155,11 @@ class CertSummary:
 def summarize_certificate(cert: x509.Certificate) -> CertSummary:
     public_key = cert.public_key()
     key_type, key_size = describe_key_type(public_key)
-    algorithm = cert.signature_hash_algorithm
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        # An exotic signature OID must not turn `certs inspect` or a plan into an internal error.
+        algorithm = None
     der = cert.public_bytes(serialization.Encoding.DER)
     return CertSummary(
         subject=cert.subject.rfc4514_string(),
