@@ -231,6 +231,14 @@ def _translate(error: ValidationError, instance: Mapping[str, Any]) -> list[tupl
     expected: Any = error.validator_value
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.schema is False:
+        # jsonschema reports a `False` property schema at the parent's path: find the key whose value it is.
+        parent: Any = instance
+        for part in path:
+            parent = parent[part] if isinstance(parent, dict | list) else None  # type: ignore[index]
+        if isinstance(parent, dict):
+            key = next((k for k, v in parent.items() if v is value), None)
+            if key is not None:
+                path = (*path, key)
         return [(path, True, _false_schema_context(path, instance))]
     match error.validator:
         case "additionalProperties":

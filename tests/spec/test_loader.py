@@ -1,0 +1,336 @@
+"""Spec loading: every user mistake gets file, line, key path, expected and found; all at once."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rdsssl_reconcile.errors import SpecError
+from rdsssl_reconcile.spec.loader import discover_spec_files, load_specs
+from rdsssl_reconcile.spec.model import AliyunCertificate, CustomCertificate, RestartMode
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def problems_of(paths: list[Path], **kwargs: object) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_specs(paths, now=NOW, **kwargs)  # type: ignore[arg-type]
+    return list(info.value.problems)
+
+
+def test_valid_aliyun_spec_with_defaults(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "fleet.yaml",
+        """
+        defaults:
+          region: cn-hangzhou
+          policy: {restart: window, window: "sat 02:00-04:00", renew_before_days: 20}
+        instances:
+          - id: pgm-aaa
+            ssl: {enabled: true, endpoints: [pgm-aaa.pg.rds.aliyuncs.com], certificate: {source: aliyun}}
+          - id: pgm-bbb
+            region: cn-shanghai
+            policy: {restart: never}
+            ssl: {enabled: false}
+        """,
+    )
+    spec_set = load_specs([tmp_path], now=NOW)
+    first, second = spec_set.instances
+    assert first.region == "cn-hangzhou"
+    assert isinstance(first.ssl.certificate, AliyunCertificate)
+    assert first.policy.mode is RestartMode.WINDOW
+    assert first.policy.renew_before_days == 20
+    assert first.policy.window is not None
+    assert first.policy.window.text == "sat 02:00-04:00"
+    # Mappings merge: the instance overrides restart but inherits renew_before_days.
+    assert second.region == "cn-shanghai"
+    assert second.policy.mode is RestartMode.NEVER
+    assert second.policy.renew_before_days == 20
+    assert first.location.line == 5
+    assert first.location.path == "instances[0]"
+
+
+def test_unknown_key_names_file_line_path_and_suggestion(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enable: true
+        """,
+    )
+    (problem,) = problems_of([spec])
+    assert problem.startswith(f"{spec}:5: instances[0].ssl.enable: unknown key 'enable' (did you mean 'enabled'?)")
+
+
+def test_wrong_type_and_enum_typo_reported_together(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: "yes please"
+              endpoints: [pgm-aaa.pg.rds.aliyuncs.com]
+              certificate: {source: aliyn}
+        """,
+    )
+    problems = problems_of([spec])
+    assert any(
+        ":5: instances[0].ssl.enabled: expected true or false, got a string ('yes please')" in p for p in problems
+    )
+    assert any(
+        ":7: instances[0].ssl.certificate.source: expected one of 'aliyun', 'custom', 'issuer', got a string ('aliyn')"
+        " (did you mean 'aliyun'?)" in p
+        for p in problems
+    )
+
+
+def test_errors_from_several_files_are_all_reported(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "instances:\n  - id: pgm-aaa\n    region: cn-hangzhou\n")
+    write(tmp_path, "b.yaml", "instancse: []\n")
+    problems = problems_of([tmp_path])
+    assert any("a.yaml:2: instances[0]: missing required key 'ssl'" in p for p in problems)
+    assert any("b.yaml:1: instancse: unknown key 'instancse' (did you mean 'instances'?)" in p for p in problems)
+    assert any("b.yaml" in p and "missing required key 'instances'" in p for p in problems)
+
+
+def test_duplicate_instance_id_across_files_names_both_places(tmp_path: Path) -> None:
+    body = "instances:\n  - id: pgm-aaa\n    region: cn-hangzhou\n    ssl: {enabled: false}\n"
+    write(tmp_path, "a.yaml", body)
+    second = write(tmp_path, "b.yaml", body)
+    (problem,) = problems_of([tmp_path])
+    assert problem.startswith(f"{second}:2: instances[0].id: duplicate instance id 'pgm-aaa' (also declared at ")
+    assert "a.yaml:2" in problem
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            region: cn-shanghai
+            ssl: {enabled: false}
+        """,
+    )
+    (problem,) = problems_of([spec])
+    assert f"{spec}:4: instances[0].region: duplicate key (first defined on line 3)" in problem
+
+
+def test_aliyun_certificate_protects_exactly_one_endpoint(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [a.example.com, b.example.com]
+              certificate: {source: aliyun}
+        """,
+    )
+    (problem,) = problems_of([spec])
+    assert (
+        ":6: instances[0].ssl.endpoints: the cloud certificate (source 'aliyun') protects exactly one endpoint, got 2"
+        in problem
+    )
+
+
+def test_inline_private_key_is_refused_with_the_reason(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [a.example.com]
+              certificate:
+                source: custom
+                cert: {file: server.crt}
+                key: {pem: "-----BEGIN PRIVATE KEY-----"}
+        """,
+    )
+    problems = problems_of([spec])
+    assert any(
+        ":10: instances[0].ssl.certificate.key.pem: private keys cannot be written inline; use {file: PATH} or {env: NAME}"
+        in p
+        for p in problems
+    )
+    # The refused value is never echoed back.
+    assert not any("BEGIN PRIVATE KEY" in p for p in problems)
+
+
+def test_missing_file_and_unset_env_var(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [a.example.com]
+              certificate:
+                source: custom
+                cert: {file: certs/missing.crt}
+                key: {env: RDSSSL_TEST_UNSET_KEY}
+        """,
+    )
+    problems = problems_of([spec], environ={})
+    assert any(
+        ":9: instances[0].ssl.certificate.cert.file: file 'certs/missing.crt' does not exist" in p for p in problems
+    )
+    assert any(
+        ":10: instances[0].ssl.certificate.key.env: environment variable 'RDSSSL_TEST_UNSET_KEY' is not set" in p
+        for p in problems
+    )
+
+
+def test_unreadable_file_is_reported(tmp_path: Path) -> None:
+    spec = write(tmp_path, "a.yaml", "instances: []\n")
+    spec.chmod(0)
+    try:
+        if spec.stat().st_mode and _can_read(spec):
+            pytest.skip("running as a user that can read mode-0 files")
+        (problem,) = problems_of([spec])
+        assert problem.startswith(f"{spec}: cannot read the file")
+    finally:
+        spec.chmod(0o644)
+
+
+def _can_read(path: Path) -> bool:
+    try:
+        path.read_bytes()
+    except PermissionError:
+        return False
+    return True
+
+
+def test_invalid_yaml_has_line(tmp_path: Path) -> None:
+    spec = write(tmp_path, "a.yaml", "instances:\n  - id: [unclosed\n")
+    (problem,) = problems_of([spec])
+    assert problem.startswith(f"{spec}:")
+    assert "not valid YAML" in problem
+
+
+def test_window_required_for_window_policy_and_format_checked(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl: {enabled: false}
+            policy: {restart: window}
+          - id: pgm-bbb
+            region: cn-hangzhou
+            ssl: {enabled: false}
+            policy: {restart: window, window: "saturday 2am"}
+        """,
+    )
+    problems = problems_of([spec])
+    assert any(":5: instances[0].policy: missing required key 'window'" in p for p in problems)
+    assert any(":9: instances[1].policy.window: expected a UTC window such as '02:00-04:00'" in p for p in problems)
+
+
+def test_errors_in_defaults_point_at_defaults(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        defaults:
+          policy: {restart: sometimes}
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl: {enabled: false}
+        """,
+    )
+    problems = problems_of([spec])
+    assert any(":2: defaults.policy.restart: expected one of 'allowed', 'window', 'never'" in p for p in problems)
+
+
+def test_discovery_skips_underscore_and_hidden_files(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "instances: []\n")
+    write(tmp_path, "nested/b.yml", "instances: []\n")
+    write(tmp_path, "_target.yaml", "target: embedded-emulator\n")
+    write(tmp_path, ".state/x.yaml", "x: 1\n")
+    write(tmp_path, "notes.txt", "x\n")
+    files, problems = discover_spec_files([tmp_path])
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a.yaml", "nested/b.yml"]
+    assert problems == []
+
+
+def test_missing_path_is_a_problem(tmp_path: Path) -> None:
+    problems = problems_of([tmp_path / "nope"])
+    assert problems == [f"{tmp_path / 'nope'}: no such file or directory"]
+
+
+def test_ssl_disabled_refuses_certificate(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: false
+              certificate: {source: aliyun}
+        """,
+    )
+    (problem,) = problems_of([spec])
+    assert ":6: instances[0].ssl.certificate: is not allowed when ssl.enabled is false" in problem
+
+
+def test_custom_certificate_from_files_and_env(tmp_path: Path, server_pair: dict[str, str]) -> None:
+    write(tmp_path, "certs/server.crt", server_pair["cert"])
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [pgm-aaa.pg.rds.aliyuncs.com]
+              certificate:
+                source: custom
+                cert: {file: certs/server.crt}
+                key: {env: TEST_SERVER_KEY}
+        """,
+    )
+    spec_set = load_specs([tmp_path], now=NOW, environ={"TEST_SERVER_KEY": server_pair["key"]})
+    (instance,) = spec_set.instances
+    certificate = instance.ssl.certificate
+    assert isinstance(certificate, CustomCertificate)
+    assert certificate.key.summary.public_key_sha256 == certificate.cert.summary.public_key_sha256
+    assert "PRIVATE" not in repr(instance)
+    assert certificate.key.ref.describe() == "env $TEST_SERVER_KEY"
