@@ -1,0 +1,100 @@
+"""``rdsssl-reconcile emulator serve``: run the local RDS OpenAPI emulator until SIGINT/SIGTERM.
+
+The first line of output is the endpoint and nothing else (``http://127.0.0.1:PORT``), flushed at once, so
+scripts and ``spawn_emulator_process`` can read it; the second says how to point the CLI at it. Request
+summaries go to stderr (no URLs: the SDK puts the private key in the query string). Fleet and state-file
+problems are :class:`~rdsssl_reconcile.errors.UserError`\\ s, so ``run()`` prints them without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from rdsssl_reconcile.emulator.app import EmulatorApp
+from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_SECRET, default_keys
+from rdsssl_reconcile.emulator.server import EmulatorServer
+from rdsssl_reconcile.emulator.settings import EmulatorSettings
+from rdsssl_reconcile.errors import UserError
+
+
+@click.group()
+def emulator() -> None:
+    """Run the local RDS OpenAPI emulator (see docs/emulator.md)."""
+
+
+@emulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), show_default=True, help="0 picks a free port.")
+@click.option("--fleet", type=click.Path(path_type=Path, dir_okay=False), help="Fleet YAML/JSON to start with.")
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Persist state here after every accepted change; if the file exists it wins over --fleet.",
+)
+@click.option("--restart-seconds", type=click.FloatRange(min=0), help="How long a modify keeps an instance busy [180].")
+@click.option("--access-key-id", help="Access key id to accept [emulator-access-key-id].")
+@click.option("--access-key-secret", help="Access key secret to accept [emulator-access-key-secret].")
+@click.option("--seed", default=0, type=int, show_default=True, help="Seed of the fault-injection RNG.")
+@click.option("--quiet", is_flag=True, help="Do not log a line per request on stderr.")
+def serve(
+    host: str,
+    port: int,
+    fleet: Path | None,
+    state: Path | None,
+    restart_seconds: float | None,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+    seed: int,
+    quiet: bool,
+) -> int:
+    """Serve the emulated RDS API; print the endpoint first; stop cleanly on SIGINT/SIGTERM."""
+    settings = EmulatorSettings()
+    if restart_seconds is not None:
+        settings = settings.updated(restart_seconds=restart_seconds)
+    keys = default_keys(access_key_id, access_key_secret)
+    app = EmulatorApp.create(fleet=fleet, state_file=state, settings=settings, keys=keys, seed=seed)
+    try:
+        server = EmulatorServer(app, host=host, port=port)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+    if not quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("rdsssl_reconcile.emulator")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server.start()
+    secret = keys[0].access_key_secret if keys[0].access_key_secret == DEFAULT_ACCESS_KEY_SECRET else "<your secret>"
+    click.echo(server.endpoint)
+    click.echo(
+        f"export RDSSSL_ENDPOINT={server.endpoint} ALIBABA_CLOUD_ACCESS_KEY_ID={keys[0].access_key_id} "
+        f"ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}"
+    )
+    sys.stdout.flush()
+    count = len(app.backend.instance_ids())
+    where = f", state in {state}" if state else ""
+    click.echo(f"Emulating {count} instance{'s' if count != 1 else ''}{where}. Ctrl-C to stop.", err=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for sig, handler_ in previous.items():
+            signal.signal(sig, handler_)
+    click.echo("Emulator stopped.", err=True)
+    return 0

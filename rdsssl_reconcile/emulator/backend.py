@@ -1,0 +1,693 @@
+"""The emulated RDS: instance state and the rules of the five actions. No HTTP, no wire names.
+
+Shaped like a moto backend (``moto/acm/models.py``): verbs that take typed requests and return frozen
+values or raise :class:`ServiceError`. The clock, the settings and the persistence hook come in through
+the constructor so tests drive time and restarts without sleeping.
+
+Concurrency: one re-entrant lock guards all state. ModifyDBInstanceSSL checks and commits under it, so two
+clients modifying one instance at the same moment get exactly one acceptance; the slow part of a cloud
+certificate (generating its key) happens *before* taking the lock, so a modify does not stall readers.
+
+Time: an accepted modify stores an absolute ``busy_until`` and is settled lazily whenever the instance is
+read (moto's ``CertBundle.check``). Nothing runs in the background, a restarted emulator settles the same
+way the original would have, and advancing the business clock completes a modify deterministically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
+from rdsssl_reconcile.pki.pem import PrivateKey, load_certificate, load_private_key
+
+from .certificates import (
+    certificate_not_after,
+    certificate_problem,
+    crl_problem,
+    issue_cloud_certificate,
+    new_emulated_ca,
+    server_pair_problem,
+)
+from .clock import BusinessClock
+from .errors import ServiceError
+from .fleet import FleetError, instance_to_entry, iso_z, parse_entries, parse_ssl_state, ssl_to_entry
+from .models import (
+    ACL_VALUES,
+    LOCAL_DISK_STORAGE,
+    MODIFY_FAILED_REASON,
+    MODIFY_REASON,
+    Instance,
+    Modification,
+    Outcome,
+    PendingModify,
+    SslState,
+)
+from .settings import EmulatorSettings
+
+STATE_FORMAT = "rdsssl-reconcile-emulator-state"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModifySslRequest:
+    """ModifyDBInstanceSSL's PostgreSQL parameters, as raw strings: judging them is the backend's job."""
+
+    instance_id: str
+    connection_string: str
+    ssl_enabled: str | None = None
+    ca_type: str | None = None
+    server_cert: str | None = None
+    server_key: str | None = field(default=None, repr=False)
+    client_ca_enabled: str | None = None
+    client_ca_cert: str | None = None
+    client_crl_enabled: str | None = None
+    client_crl: str | None = None
+    acl: str | None = None
+    replication_acl: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceFilter:
+    """DescribeDBInstances filters; ``None`` means "any"."""
+
+    engine: str | None = None
+    instance_ids: tuple[str, ...] | None = None
+    status: str | None = None
+    instance_type: str | None = None
+    engine_version: str | None = None
+    pay_type: str | None = None
+    category: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
+
+    def matches(self, instance: Instance) -> bool:
+        return (
+            (self.engine is None or instance.engine.lower() == self.engine.lower())
+            and (self.status is None or instance.status == self.status)
+            and (self.instance_type is None or instance.instance_type == self.instance_type)
+            and (self.engine_version is None or instance.engine_version == self.engine_version)
+            and (self.pay_type is None or instance.pay_type == self.pay_type)
+            and (self.category is None or instance.category == self.category)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequireUpdate:
+    """DescribeDBInstanceSSL's RequireUpdate trio."""
+
+    required: bool
+    item: str | None = None
+    reason: str | None = None
+
+
+def require_update(ssl: SslState, now: datetime, *, days: float) -> RequireUpdate:
+    """``RequireUpdate=1`` when the server certificate is expired or expires within ``days``."""
+    if not ssl.enabled or ssl.expires_at is None:
+        return RequireUpdate(required=False)
+    left = ssl.expires_at - now
+    if left <= timedelta(0):
+        return RequireUpdate(
+            required=True, item="ServerCert", reason=f"The SSL certificate expired at {iso_z(ssl.expires_at)}."
+        )
+    if left <= timedelta(days=days):
+        return RequireUpdate(
+            required=True,
+            item="ServerCert",
+            reason=f"The SSL certificate expires at {iso_z(ssl.expires_at)}, within {days:g} days.",
+        )
+    return RequireUpdate(required=False)
+
+
+OnChange = Callable[[dict[str, Any]], None]
+
+
+class RdsBackend:
+    """State and rules of the emulated RDS API."""
+
+    def __init__(
+        self,
+        *,
+        clock: BusinessClock,
+        settings: EmulatorSettings | None = None,
+        ca: CertificateAuthority | None = None,
+        on_change: OnChange | None = None,
+    ) -> None:
+        self.clock = clock
+        self._settings = settings or EmulatorSettings()
+        self._lock = threading.RLock()
+        self._ca = ca or new_emulated_ca(clock.now())
+        self._on_change = on_change
+        self._instances: dict[str, Instance] = {}
+        self._by_region: dict[str, dict[str, None]] = {}
+        self._readonly: dict[str, list[str]] = {}
+        self._pending: set[str] = set()
+        self._modifications: list[Modification] = []
+        self._modification_index: dict[str, int] = {}
+        self._fleet_key: PrivateKey | None = None
+        self._order: dict[str, int] = {}
+        self._sequence = itertools.count()
+
+    # ----------------------------------------------------------------- configuration
+
+    @property
+    def settings(self) -> EmulatorSettings:
+        return self._settings
+
+    def update_settings(self, **changes: Any) -> EmulatorSettings:
+        with self._lock:
+            self._settings = self._settings.updated(**changes)
+            return self._settings
+
+    def replace_settings(self, settings: EmulatorSettings) -> None:
+        with self._lock:
+            self._settings = settings
+
+    @property
+    def ca_pem(self) -> str:
+        return self._ca.cert_pem()
+
+    def set_on_change(self, on_change: OnChange | None) -> None:
+        with self._lock:
+            self._on_change = on_change
+
+    # ----------------------------------------------------------------- fleet management (admin)
+
+    def reset(self, instances: Iterable[Instance] = (), *, clock_offset_seconds: float = 0.0) -> None:
+        """Forget everything and load ``instances`` (the business clock goes back to real time)."""
+        with self._lock:
+            self.clock.reset(clock_offset_seconds)
+            self._instances.clear()
+            self._order.clear()
+            self._by_region.clear()
+            self._readonly.clear()
+            self._pending.clear()
+            self._modifications.clear()
+            self._modification_index.clear()
+            self._add(instances)
+            self._changed()
+
+    def add_instances(self, instances: Iterable[Instance]) -> tuple[str, ...]:
+        with self._lock:
+            instances = tuple(instances)
+            clashes = [i.id for i in instances if i.id in self._instances]
+            if clashes:
+                raise FleetError("add_instances", [f"instance {i!r} already exists" for i in clashes])
+            added = self._add(instances)
+            self._changed()
+            return added
+
+    def _add(self, instances: Iterable[Instance]) -> tuple[str, ...]:
+        added = []
+        for instance in instances:
+            instance = self._materialize(instance)
+            self._store(instance)
+            added.append(instance.id)
+        return tuple(added)
+
+    def _store(self, instance: Instance) -> None:
+        old = self._instances.get(instance.id)
+        if old is not None and old.master_instance_id and old.master_instance_id in self._readonly:
+            replicas = self._readonly[old.master_instance_id]
+            if instance.id in replicas:
+                replicas.remove(instance.id)
+        if old is not None and old.region != instance.region:
+            self._by_region.get(old.region, {}).pop(instance.id, None)
+        self._instances[instance.id] = instance
+        self._order.setdefault(instance.id, next(self._sequence))
+        self._by_region.setdefault(instance.region, {})[instance.id] = None
+        if instance.master_instance_id:
+            self._readonly.setdefault(instance.master_instance_id, []).append(instance.id)
+        if instance.pending is not None:
+            self._pending.add(instance.id)
+        else:
+            self._pending.discard(instance.id)
+
+    def _materialize(self, instance: Instance) -> Instance:
+        """Issue the cloud certificate a fleet asked for without giving PEM."""
+        ssl = instance.ssl
+        if not ssl.enabled or ssl.ca_type != "aliyun" or ssl.server_cert is not None:
+            return instance
+        if self._fleet_key is None:
+            # One key for every fleet-seeded certificate: a 10,000-instance fleet would otherwise spend
+            # minutes generating RSA keys. Certificates issued by ModifyDBInstanceSSL get their own key.
+            self._fleet_key = KeyType(self._settings.cloud_key_type).generate()
+        issued = issue_cloud_certificate(
+            self._ca,
+            ssl.endpoints[0],
+            issued_at=ssl.issued_at or self.clock.now(),
+            expires_at=ssl.expires_at,
+            days=self._settings.cloud_cert_days,
+            key=self._fleet_key,
+        )
+        return replace(
+            instance,
+            ssl=replace(
+                ssl,
+                server_cert=issued.cert_pem,
+                server_key=issued.key_pem,
+                issued_at=issued.issued_at,
+                expires_at=issued.expires_at,
+            ),
+        )
+
+    def set_instance(self, instance_id: str, changes: dict[str, Any]) -> Instance:
+        """Edit an instance behind the API's back (no restart): fleet-format keys, ``ssl`` replaced whole.
+
+        ``pending: None`` cancels a modify in progress (a "never finishes" fault, for example).
+        """
+        with self._lock:
+            current = self._get(instance_id)
+            changes = dict(changes)
+            cancel = "pending" in changes
+            if cancel and changes.pop("pending") is not None:
+                raise FleetError(f"set_instance({instance_id})", ["pending: only null (cancel) can be set"])
+            if changes.get("id", instance_id) != instance_id:
+                raise FleetError(f"set_instance({instance_id})", ["id: an instance's id cannot change"])
+            entry = instance_to_entry(current, secrets=True)
+            entry.update(changes)
+            (updated,) = parse_entries([entry], source=f"set_instance({instance_id})", now=self.clock.now())
+            updated = self._materialize(updated)
+            updated = replace(updated, pending=None if cancel else current.pending)
+            if cancel and current.pending is not None:
+                self._finish(current.pending.request_id, self.clock.now(), "cancelled")
+            self._store(updated)
+            self._changed()
+            return updated
+
+    # ----------------------------------------------------------------- clock (admin)
+
+    def advance_clock(self, seconds: float) -> datetime:
+        with self._lock:
+            now = self.clock.advance(seconds)
+            self._changed()
+            return now
+
+    def set_clock(self, when: datetime) -> datetime:
+        with self._lock:
+            now = self.clock.set(when)
+            self._changed()
+            return now
+
+    # ----------------------------------------------------------------- reads
+
+    def get_instance(self, instance_id: str) -> Instance:
+        """The settled instance, or ``InvalidDBInstanceId.NotFound``."""
+        with self._lock:
+            return self._get(instance_id)
+
+    def _get(self, instance_id: str) -> Instance:
+        instance = self._instances.get(instance_id)
+        if instance is None:
+            raise ServiceError.of("InvalidDBInstanceId.NotFound")
+        if instance.pending is not None:
+            instance = self._settle(instance, self.clock.now())
+        return instance
+
+    def instance_ids(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._instances)
+
+    def readonly_ids(self, master_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._readonly.get(master_id, ()))
+
+    def describe_instances(
+        self, *, region: str, filters: InstanceFilter, offset: int, limit: int, count_total: bool = True
+    ) -> tuple[tuple[Instance, ...], int]:
+        """One page of a region's instances in fleet order, and the number matching in total.
+
+        Pages are taken from an iterator, so page N of 10,000 instances copies only N's items.
+        """
+        with self._lock:
+            self._settle_all()
+            candidates = self._candidates(region, filters)
+            matching = (i for i in candidates if filters.matches(i))
+            page = tuple(itertools.islice(matching, offset, offset + limit))
+            if not count_total:
+                return page, len(page)
+            if filters.is_empty:
+                total = len(self._by_region.get(region, ()))
+            else:
+                total = sum(1 for i in self._candidates(region, filters) if filters.matches(i))
+            return page, total
+
+    def _candidates(self, region: str, filters: InstanceFilter) -> Iterator[Instance]:
+        in_region = self._by_region.get(region, {})
+        if filters.instance_ids is not None:
+            wanted = sorted({i for i in filters.instance_ids if i in in_region}, key=self._order.__getitem__)
+            return (self._instances[i] for i in wanted)
+        return (self._instances[i] for i in in_region)
+
+    def describe_ssl(self, instance_id: str) -> tuple[Instance, datetime]:
+        """The settled instance for DescribeDBInstanceSSL (eligibility checked, §10.4) and the time read."""
+        with self._lock:
+            instance = self._get(instance_id)
+            self._check_eligible(instance)
+            return instance, self.clock.now()
+
+    def modifications(self) -> tuple[Modification, ...]:
+        with self._lock:
+            self._settle_all()
+            return tuple(self._modifications)
+
+    # ----------------------------------------------------------------- ModifyDBInstanceSSL
+
+    def modify_ssl(
+        self,
+        request: ModifySslRequest,
+        *,
+        request_id: str,
+        choose_outcome: Callable[[], Outcome] = lambda: Outcome.SUCCESS,
+    ) -> Modification:
+        """Validate and accept a modify: busy now, the new configuration visible when the restart ends.
+
+        ``choose_outcome`` is asked only once the request is accepted, so a "fail"/"never" fault rule is
+        not used up by a request that was refused anyway.
+        """
+        fresh_key: PrivateKey | None = None
+        if request.ssl_enabled == "1" and request.ca_type in (None, "aliyun"):
+            fresh_key = KeyType(self._settings.cloud_key_type).generate()  # outside the lock: RSA is slow
+        with self._lock:
+            instance = self._get(request.instance_id)
+            self._check_eligible(instance)
+            if instance.lock_mode != "Unlock":
+                raise ServiceError.of("IncorrectDBInstanceLockMode")
+            if instance.pending is not None or instance.last_modify_status == "setting":
+                raise ServiceError.of("IncorrectDBSslStatus")
+            if instance.status != "Running":
+                raise ServiceError.of(self._settings.not_running_error)
+            now = self.clock.now()
+            target = self._target_state(instance, request, now, fresh_key)
+            outcome = choose_outcome()
+            busy_until = now + timedelta(seconds=self._settings.restart_seconds)
+            pending = PendingModify(
+                request_id=request_id, accepted_at=now, busy_until=busy_until, target=target, outcome=outcome
+            )
+            self._store(
+                replace(
+                    instance,
+                    status=self._settings.busy_status,
+                    last_modify_status="setting",
+                    modify_status_reason=MODIFY_REASON,
+                    pending=pending,
+                )
+            )
+            modification = Modification(
+                instance_id=instance.id,
+                request_id=request_id,
+                accepted_at=now,
+                busy_until=busy_until,
+                planned_outcome=outcome,
+            )
+            self._modification_index[request_id] = len(self._modifications)
+            self._modifications.append(modification)
+            self._changed()
+            return modification
+
+    def _check_eligible(self, instance: Instance) -> None:
+        """PostgreSQL 10+ on cloud disks, not Serverless (§4); read-only instances per settings."""
+        if instance.engine.lower() != "postgresql":
+            raise ServiceError.of("InstanceEngineType.NotSupport")
+        version = instance.major_version
+        if version is None or version < 10:
+            raise ServiceError.of("IncorrectEngineVersion")
+        if instance.storage_type in LOCAL_DISK_STORAGE:
+            raise ServiceError.of("OperationDenied.DBInstanceType")
+        if instance.storage_type == "cloud_ssd" and not self._settings.cloud_ssd_supported:
+            raise ServiceError.of("CloudSSDNotSupport")
+        if instance.is_serverless:
+            raise ServiceError.of("InvalidInstanceLevel.Malformed")
+        if instance.instance_type != "Primary" and not self._settings.readonly_ssl_supported:
+            raise ServiceError.of("OperationDenied.DBInstanceType")
+
+    def _target_state(
+        self, instance: Instance, request: ModifySslRequest, now: datetime, fresh_key: PrivateKey | None
+    ) -> SslState:
+        """The SSL configuration the instance will have when this modify completes (§1.4 rules)."""
+        current = instance.ssl
+        enabled = request.ssl_enabled
+        if enabled is not None and enabled not in ("0", "1"):
+            raise ServiceError.of("InvalidSSLStatus")
+        for flag in (request.client_ca_enabled, request.client_crl_enabled):
+            if flag is not None and flag not in ("0", "1"):
+                raise ServiceError.of("Parameters.Invalid")
+        for acl in (request.acl, request.replication_acl):
+            if acl is not None and acl not in ACL_VALUES:
+                raise ServiceError.of("InvalidACL.NotFound")
+        client_change = any(
+            v is not None
+            for v in (request.client_ca_enabled, request.client_crl_enabled, request.acl, request.replication_acl)
+        )
+
+        if enabled == "0":
+            self._protected_endpoints(instance, request.connection_string, allow_list=current.ca_type == "custom")
+            if (
+                request.client_ca_enabled == "1"
+                or request.client_crl_enabled == "1"
+                or request.acl
+                or request.replication_acl
+            ):
+                raise ServiceError.of("IncorrectDBSslStatus")
+            return SslState()
+
+        if enabled is None:
+            if not current.enabled:
+                if client_change:
+                    raise ServiceError.of("IncorrectDBSslStatus")
+                self._protected_endpoints(instance, request.connection_string, allow_list=False)
+                return current  # a no-op modify: accepted, and it restarts anyway (§10.3)
+            self._protected_endpoints(instance, request.connection_string, allow_list=current.ca_type == "custom")
+            server = current
+        else:
+            server = self._server_state(instance, request, now, fresh_key)
+
+        return self._client_state(instance, request, server, keep=current if current.enabled else SslState())
+
+    def _server_state(
+        self, instance: Instance, request: ModifySslRequest, now: datetime, fresh_key: PrivateKey | None
+    ) -> SslState:
+        ca_type = request.ca_type
+        if ca_type is None:
+            if self._settings.strict_ca_type:
+                raise ServiceError.of("RequiredParam.NotFound")
+            ca_type = "aliyun"
+        if ca_type not in ("aliyun", "custom"):
+            raise ServiceError.of("InvalidCAType.NotFound")
+        if ca_type == "aliyun":
+            (host,) = self._protected_endpoints(instance, request.connection_string, allow_list=False)
+            issued = issue_cloud_certificate(
+                self._ca,
+                host,
+                issued_at=now,
+                days=self._settings.cloud_cert_days,
+                key=fresh_key or KeyType(self._settings.cloud_key_type).generate(),
+            )
+            return SslState(
+                enabled=True,
+                ca_type="aliyun",
+                endpoints=(host,),
+                server_cert=issued.cert_pem,
+                server_key=issued.key_pem,
+                issued_at=issued.issued_at,
+                expires_at=issued.expires_at,
+            )
+        hosts = self._protected_endpoints(instance, request.connection_string, allow_list=True)
+        if server_pair_problem(
+            request.server_cert,
+            request.server_key,
+            endpoints=hosts,
+            check_hostname=self._settings.check_custom_cert_hostname,
+        ):
+            raise ServiceError.of("InvalidServerCertOrPrivateKey")
+        assert request.server_cert is not None
+        return SslState(
+            enabled=True,
+            ca_type="custom",
+            endpoints=hosts,
+            server_cert=request.server_cert,
+            server_key=request.server_key,
+            issued_at=now.replace(microsecond=0),
+            expires_at=certificate_not_after(request.server_cert),
+        )
+
+    def _client_state(
+        self, instance: Instance, request: ModifySslRequest, server: SslState, keep: SslState
+    ) -> SslState:
+        client_ca, crl, acl, replication_acl = keep.client_ca_cert, keep.crl, keep.acl, keep.replication_acl
+        if request.client_ca_enabled == "0":
+            client_ca = crl = acl = replication_acl = None
+        elif request.client_ca_enabled == "1":
+            if certificate_problem(request.client_ca_cert, what="client CA certificate"):
+                raise ServiceError.of("InvalidClientCACert")
+            client_ca = request.client_ca_cert
+        if request.client_crl_enabled == "1":
+            if client_ca is None:
+                raise ServiceError.of("InvalidClientCrl.Permission")
+            if crl_problem(request.client_crl):
+                raise ServiceError.of("InvalidClientCrl")
+            crl = request.client_crl
+        elif request.client_crl_enabled == "0":
+            crl = None
+        for value in (request.acl, request.replication_acl):
+            if value is None:
+                continue
+            if client_ca is None:
+                raise ServiceError.of("InvalidACL.Permission")
+            version = instance.major_version
+            if value == "verify-full" and (version is None or version < 12):
+                raise ServiceError.of("IncorrectEngineVersion")
+        if request.acl is not None:
+            acl = request.acl
+        if request.replication_acl is not None:
+            replication_acl = request.replication_acl
+        return replace(server, client_ca_cert=client_ca, crl=crl, acl=acl, replication_acl=replication_acl)
+
+    @staticmethod
+    def _protected_endpoints(instance: Instance, connection_string: str, *, allow_list: bool) -> tuple[str, ...]:
+        """The endpoints a ConnectionString names: one, or (custom certificates) a comma-separated list."""
+        names = [n.strip() for n in connection_string.split(",")] if allow_list else [connection_string.strip()]
+        hosts: list[str] = []
+        for name in names:
+            endpoint = instance.endpoint(name) if name else None
+            if endpoint is None:
+                raise ServiceError.of("InvalidConnectionString.NotFound")
+            if endpoint.is_read_write_splitting:
+                raise ServiceError.of("InvalidConnectionString.NotSupport")
+            if endpoint.host not in hosts:
+                hosts.append(endpoint.host)
+        return tuple(hosts)
+
+    # ----------------------------------------------------------------- settling
+
+    def _settle(self, instance: Instance, now: datetime) -> Instance:
+        pending = instance.pending
+        if pending is None or pending.outcome is Outcome.NEVER or now < pending.busy_until:
+            return instance
+        if pending.outcome is Outcome.SUCCESS:
+            settled = replace(
+                instance, ssl=pending.target, status="Running", last_modify_status="success", pending=None
+            )
+        else:
+            settled = replace(
+                instance,
+                status="Running",
+                last_modify_status="failed",
+                modify_status_reason=MODIFY_FAILED_REASON,
+                pending=None,
+            )
+        self._store(settled)
+        self._finish(pending.request_id, pending.busy_until, pending.outcome.value)
+        return settled
+
+    def _settle_all(self) -> None:
+        if self._pending:
+            now = self.clock.now()
+            for instance_id in tuple(self._pending):
+                self._settle(self._instances[instance_id], now)
+
+    def _finish(self, request_id: str, when: datetime, outcome: str) -> None:
+        index = self._modification_index.get(request_id)
+        if index is not None:
+            self._modifications[index] = replace(self._modifications[index], finished_at=when, outcome=outcome)
+
+    # ----------------------------------------------------------------- persistence
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything acknowledged, JSON-safe, *including private keys*: write it with mode 0600."""
+        with self._lock:
+            return {
+                "format": STATE_FORMAT,
+                "version": STATE_VERSION,
+                "clock_offset_seconds": self.clock.offset_seconds,
+                "ca": {"cert": self._ca.cert_pem(), "key": self._ca.key_pem()},
+                "instances": [
+                    {"entry": instance_to_entry(i, secrets=True), "pending": _pending_to_dict(i.pending)}
+                    for i in self._instances.values()
+                ],
+                "modifications": [
+                    {**m.to_dict(), "planned_outcome": m.planned_outcome.value} for m in self._modifications
+                ],
+            }
+
+    def restore(self, data: dict[str, Any], *, source: str) -> None:
+        """Load a :meth:`snapshot` (a ``--state`` file). Raises :class:`FleetError` when it is unusable."""
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT or data.get("version") != STATE_VERSION:
+            raise FleetError(
+                source, [f"not an emulator state file (expected format {STATE_FORMAT!r} v{STATE_VERSION})"]
+            )
+        try:
+            ca = CertificateAuthority(
+                certificate=load_certificate(data["ca"]["cert"]), private_key=load_private_key(data["ca"]["key"]).key
+            )
+            records = data["instances"]
+            now = self.clock.now()
+            entries = parse_entries([r["entry"] for r in records], source=source, now=now, path=("instances",))
+            instances = []
+            for instance, record in zip(entries, records, strict=True):
+                pending = _pending_from_dict(record.get("pending"), instance, source=source, now=now)
+                instances.append(replace(instance, pending=pending))
+            modifications = [_modification_from_dict(m) for m in data.get("modifications", [])]
+            offset = float(data.get("clock_offset_seconds", 0.0))
+        except FleetError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FleetError(source, [f"damaged state file ({type(exc).__name__})"]) from None
+        with self._lock:
+            self._ca = ca
+            on_change, self._on_change = self._on_change, None
+            try:
+                self.reset(instances, clock_offset_seconds=offset)
+            finally:
+                self._on_change = on_change
+            self._modifications.extend(modifications)
+            self._modification_index.update({m.request_id: n for n, m in enumerate(self._modifications)})
+
+
+def _pending_to_dict(pending: PendingModify | None) -> dict[str, Any] | None:
+    if pending is None:
+        return None
+    return {
+        "request_id": pending.request_id,
+        "accepted_at": pending.accepted_at.isoformat(),
+        "busy_until": pending.busy_until.isoformat(),
+        "outcome": pending.outcome.value,
+        "target": ssl_to_entry(pending.target, secrets=True),
+    }
+
+
+def _pending_from_dict(raw: Any, instance: Instance, *, source: str, now: datetime) -> PendingModify | None:
+    if raw is None:
+        return None
+    target = parse_ssl_state(raw["target"], endpoints=instance.endpoints, source=source, now=now)
+    return PendingModify(
+        request_id=str(raw["request_id"]),
+        accepted_at=datetime.fromisoformat(raw["accepted_at"]),
+        busy_until=datetime.fromisoformat(raw["busy_until"]),
+        target=target,
+        outcome=Outcome(raw["outcome"]),
+    )
+
+
+def _modification_from_dict(raw: dict[str, Any]) -> Modification:
+    finished = raw.get("finished_at")
+    return Modification(
+        instance_id=str(raw["instance_id"]),
+        request_id=str(raw["request_id"]),
+        accepted_at=datetime.fromisoformat(raw["accepted_at"]),
+        busy_until=datetime.fromisoformat(raw["busy_until"]),
+        planned_outcome=Outcome(raw["planned_outcome"]),
+        finished_at=datetime.fromisoformat(finished) if finished else None,
+        outcome=str(raw["outcome"]),
+    )
