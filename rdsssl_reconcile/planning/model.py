@@ -139,6 +139,7 @@ class InstancePlan:
     live_fingerprint: str | None = None
     desired_digest: str = ""
     error: ReadError | None = None
+    live: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +157,7 @@ class InstancePlan:
             "spec": self.spec_location,
             "live_fingerprint": self.live_fingerprint,
             "desired_digest": self.desired_digest,
+            "live": self.live,
             "error": None
             if self.error is None
             else {

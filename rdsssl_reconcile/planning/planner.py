@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography import x509
 
-from rdsssl_reconcile.live.model import LiveCertificate, LiveInstance, LiveSsl, ReadOutcome
+from rdsssl_reconcile.live.model import LiveCertificate, LiveInstance, LiveSsl, ReadOutcome, live_to_json
 from rdsssl_reconcile.pki import checks
 from rdsssl_reconcile.pki.authority import KeyType
 from rdsssl_reconcile.pki.hostname import uncovered
@@ -276,6 +276,7 @@ def plan_instance(desired: DesiredInstance, live: LiveInstance, *, now: datetime
         "spec_location": f"{desired.location} ({desired.location.path})",
         "desired_digest": desired.digest(),
         "live_fingerprint": live.fingerprint(),
+        "live": live_to_json(live),
     }
     if live.outcome is ReadOutcome.NOT_FOUND:
         return InstancePlan(

@@ -1,0 +1,72 @@
+"""The end-of-apply summary and the exit code it implies (documented in the README).
+
+0: everything planned was applied, or there was nothing to do.
+3: some instances were deferred, failed or did not converge (the others may have been applied).
+130: interrupted (set by the CLI). Refusals before anything runs are errors (1), raised earlier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rdsssl_reconcile.apply.executor import InstanceResult, Outcome
+from rdsssl_reconcile.apply.waiting import mmss
+
+EXIT_OK = 0
+EXIT_PARTIAL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    results: tuple[InstanceResult, ...]
+    target: dict[str, Any]
+    interrupted: bool = False
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def restart_seconds(self) -> float:
+        return sum(r.restart_seconds for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED)
+        return EXIT_PARTIAL if any(r.outcome in bad for r in self.results) else EXIT_OK
+
+    def sentence(self) -> str:
+        parts = [f"{self.count(o)} {o.value.replace('_', ' ')}" for o in Outcome if self.count(o)]
+        restarts = sum(1 for r in self.results if r.restart_seconds > 0)
+        parts.append(
+            f"total restart time {mmss(self.restart_seconds)} over {restarts} restart{'s' if restarts != 1 else ''}"
+        )
+        return ", ".join(parts)
+
+    def render_text(self) -> str:
+        lines = [f"Target: {self.target.get('description')}", ""]
+        if not self.results:
+            lines.append("Nothing to apply.")
+            return "\n".join(lines) + "\n"
+        width = max(len(r.id) for r in self.results)
+        lines.append(f"{'Instance'.ljust(width)}  {'Outcome':<13} {'Restart':>7} {'Time':>6}  Detail")
+        for r in self.results:
+            restart = mmss(r.restart_seconds) if r.restart_seconds else "-"
+            lines.append(
+                f"{r.id.ljust(width)}  {r.outcome.value:<13} {restart:>7} {mmss(r.elapsed_seconds):>6}  {r.detail}"
+            )
+        lines.append("")
+        if self.interrupted:
+            lines.append("Interrupted: instances not submitted were left unchanged; run 'plan' to see what is left.")
+        lines.append(f"Apply: {self.sentence()}.")
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": "1.0",
+            "target": self.target,
+            "interrupted": self.interrupted,
+            "summary": {o.value: self.count(o) for o in Outcome} | {"restart_seconds": round(self.restart_seconds, 1)},
+            "instances": [r.to_json() for r in self.results],
+            "exit_code": self.exit_code,
+        }
