@@ -168,7 +168,7 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="rds-emulator", daemon=True
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="rds-emulator", daemon=True
         )
         self._thread.start()
         return self
