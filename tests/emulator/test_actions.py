@@ -43,7 +43,11 @@ def test_describe_instances_lists_region_with_sdk_model_fields(emulator, client)
     assert body.page_record_count == 3
     first = items[0]
     assert (first.engine, first.engine_version, first.dbinstance_status) == ("PostgreSQL", "13.0", "Running")
-    assert (first.dbinstance_storage_type, first.pay_type, first.category) == ("cloud_essd", "Postpaid", "HighAvailability")
+    assert (first.dbinstance_storage_type, first.pay_type, first.category) == (
+        "cloud_essd",
+        "Postpaid",
+        "HighAvailability",
+    )
     assert (first.dbinstance_type, first.lock_mode, first.region_id) == ("Primary", "Unlock", REGION)
     assert first.connection_string == host("pgm-one")
     assert [r.dbinstance_id for r in first.read_only_dbinstance_ids.read_only_dbinstance_id] == ["pgm-two"]
@@ -124,7 +128,11 @@ def test_describe_attribute(emulator, client):
     (attribute,) = body.items.dbinstance_attribute
     assert attribute.dbinstance_id == "pgm-attr"
     assert attribute.port == "5432"
-    assert (attribute.dbinstance_storage_type, attribute.pay_type, attribute.category) == ("cloud_ssd", "Prepaid", "Basic")
+    assert (attribute.dbinstance_storage_type, attribute.pay_type, attribute.category) == (
+        "cloud_ssd",
+        "Prepaid",
+        "Basic",
+    )
     assert attribute.connection_string == host("pgm-attr")
     expect_error(
         lambda: client.describe_dbinstance_attribute(rds.DescribeDBInstanceAttributeRequest(dbinstance_id="pgm-nope")),
@@ -183,7 +191,8 @@ def test_enable_aliyun_restarts_then_applies(emulator, client):
     assert dns_sans(cert) == (host("pgm-en"),)
     expires = datetime.fromisoformat(after.sslexpire_time)
     assert timedelta(days=364) < expires - before < timedelta(days=366)
-    assert after.sslexpire_time.endswith("Z") and len(after.sslexpire_time) == 20
+    assert after.sslexpire_time.endswith("Z")
+    assert len(after.sslexpire_time) == 20
     assert "PRIVATE KEY" in after.server_key  # the real API returns it (reference §2)
     assert after.require_update == "0"
     (modification,) = emulator.admin.modifications()
@@ -244,7 +253,8 @@ def test_client_ca_crl_and_acls_then_disable_clears_everything(emulator, client,
     )
     emulator.admin.advance_clock(1)
     body = describe_ssl(client, "pgm-cca")
-    assert body.sslenabled == "on" and body.catype == "aliyun"
+    assert body.sslenabled == "on"
+    assert body.catype == "aliyun"
     assert body.client_cacert == pki.client_ca.cert_pem()
     assert "X509 CRL" in body.client_cert_revocation_list
     assert (body.acl, body.replication_acl) == ("verify-full", "cert")

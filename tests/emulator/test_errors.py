@@ -222,7 +222,8 @@ def test_modify_refused(fleet, client, pki, instance_id, fields, code, status):
     kwargs = fields(pki, instance_id) if callable(fields) else dict(fields)
     error = expect_error(lambda: modify_ssl(client, instance_id, **kwargs), code, status)
     assert isinstance(error, ClientException)
-    assert error.request_id and error.request_id != "None"
+    assert error.request_id
+    assert error.request_id != "None"
     assert fleet.admin.modifications() == []  # a refused modify changes nothing
     (call,) = fleet.admin.calls(action="ModifyDBInstanceSSL")
     assert (call["outcome"], call["http_status"]) == (code, status)
