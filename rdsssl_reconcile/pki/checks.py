@@ -625,7 +625,7 @@ def _check_chain(
         return _passed(
             code,
             f"verifies to {root_names} by signature, issuer-name and CA-validity checks, as OpenSSL and libpq do "
-            f"(the strict RFC 5280 verifier was not used because {strict_problem})",
+            f"(the stricter RFC 5280 / Web PKI verifier refused it: {strict_problem})",
         )
     return _failed(code, f"does not verify to {root_names}: {problem}", _WHY_CHAIN)
 

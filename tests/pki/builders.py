@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from rdsssl_reconcile.pki.pem import PrivateKey
@@ -106,7 +106,11 @@ def make_cert(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.key.public_key()),
             critical=False,
         )
-    certificate = builder.sign(signing_key, hash_algorithm or hashes.SHA256())  # type: ignore[arg-type]
+    if isinstance(signing_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        algorithm = None  # EdDSA signs without a separate hash
+    else:
+        algorithm = hash_algorithm or hashes.SHA256()
+    certificate = builder.sign(signing_key, algorithm)  # type: ignore[arg-type]
     return Made(certificate=certificate, key=key)
 
 

@@ -159,6 +159,7 @@ def _edit_openssl_cnf(text: str, endpoints: Sequence[str]) -> str:
         "# (tests) answer the CSR prompts from a section instead of a terminal",
         "prompt = no",
         "distinguished_name = seed_answers",
+        "attributes = seed_attributes",
     ]
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if re.match(r"^\s*\[\s*req\s*\]", line)), None)
@@ -181,6 +182,9 @@ def _edit_openssl_cnf(text: str, endpoints: Sequence[str]) -> str:
         "",
         "[ seed_answers ]",
         *(f"{name} = {value}" for name, value in SEED_DN.items()),
+        "",
+        "# challenge password and optional company name: left blank, as the seed says",
+        "[ seed_attributes ]",
         "",
     ]
     return "\n".join(lines)
