@@ -173,6 +173,12 @@ def make_pki() -> Pki:
     )
 
 
-def key_body_lines(key_pem: str) -> list[str]:
-    """The base64 lines of a PEM key (what a leak would contain even without the header)."""
-    return [line for line in key_pem.strip().splitlines() if line and not line.startswith("-----")]
+def key_body_lines(key_pem: str, *public_pem: str) -> list[str]:
+    """The base64 lines of a PEM key (what a leak would contain even without the header).
+
+    An RSA private key embeds the public modulus, and the same bytes can base64-encode identically inside
+    the (public) certificate; lines that occur in ``public_pem`` are therefore not evidence of a leak.
+    """
+    public = "".join("".join(p.split()) for p in public_pem)
+    lines = [line for line in key_pem.strip().splitlines() if line and not line.startswith("-----")]
+    return [line for line in lines if line not in public]
