@@ -247,7 +247,7 @@ _WHY_NO_CERT = (
 )
 _WHY_NO_KEY = (
     "RDS takes the private key of the server certificate as PEM text (ServerKey): the "
-    "'-----BEGIN PRIVATE KEY-----' block of server.key, written together with server.csr."
+    "'BEGIN PRIVATE KEY' block of server.key, written together with server.csr."
 )
 _WHY_ENCRYPTED = (
     "RDS cannot enable SSL with a passphrase-protected key (the seed: 'Password-encrypted private keys prevent "
@@ -256,7 +256,7 @@ _WHY_ENCRYPTED = (
     "file mode 0600, and use it instead; or issue a new pair with `rdsssl-reconcile certs issue`."
 )
 _WHY_PKCS8 = (
-    "RDS documents only PKCS#8 keys ('-----BEGIN PRIVATE KEY-----') for ServerKey. The key is the same "
+    "RDS documents only PKCS#8 keys ('BEGIN PRIVATE KEY') for ServerKey. The key is the same "
     "after conversion, so the certificate still matches; rdsssl-reconcile converts it before sending. To "
     "convert the file yourself: `openssl pkey -in server.key -out server-pkcs8.key`."
 )
@@ -413,16 +413,16 @@ def _load_key(key_pem: bytes | str | None) -> _KeyState:
         return _key_not_found(str(exc))
     summary = summarize_private_key(loaded.key)
     if loaded.encoding is KeyEncoding.PKCS8:
-        pkcs8 = _passed("key-pkcs8", "PKCS#8 ('-----BEGIN PRIVATE KEY-----'), the form RDS documents")
+        pkcs8 = _passed("key-pkcs8", "PKCS#8 ('BEGIN PRIVATE KEY'), the form RDS documents")
     else:
         form = (
-            "PKCS#1 ('-----BEGIN RSA PRIVATE KEY-----')"
+            "PKCS#1 ('BEGIN RSA PRIVATE KEY')"
             if loaded.encoding is KeyEncoding.PKCS1
-            else ("SEC1 ('-----BEGIN EC PRIVATE KEY-----')")
+            else ("SEC1 ('BEGIN EC PRIVATE KEY')")
         )
         pkcs8 = _warned(
             "key-pkcs8",
-            f"{form} key accepted; it is converted to PKCS#8 ('-----BEGIN PRIVATE KEY-----') before it is sent",
+            f"{form} key accepted; it is converted to PKCS#8 ('BEGIN PRIVATE KEY') before it is sent",
             _WHY_PKCS8,
             severity=Severity.INFO,
         )

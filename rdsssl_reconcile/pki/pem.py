@@ -151,7 +151,7 @@ def load_private_key(data: bytes | str, *, what: str = "private key") -> LoadedK
 
     blocks = [b for b in find_pem_blocks(data) if b.label in PRIVATE_KEY_LABELS]
     if not blocks:
-        raise PemError(f"no PEM private key found in the {what} (expected a '-----BEGIN PRIVATE KEY-----' block)")
+        raise PemError(f"no PEM private key found in the {what} (expected a 'BEGIN PRIVATE KEY' block)")
     block = blocks[0]
     if block.is_encrypted:
         raise EncryptedKeyError(

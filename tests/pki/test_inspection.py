@@ -59,7 +59,7 @@ def test_crl_and_public_key(authority: CertificateAuthority) -> None:
         .issuer_name(authority.certificate.subject)
         .last_update(NOW)
         .next_update(NOW + timedelta(days=7))
-        .sign(authority.private_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(authority.private_key, hashes.SHA256())
     )
     public = authority.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
