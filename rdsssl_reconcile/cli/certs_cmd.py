@@ -14,6 +14,7 @@ traceback. Nothing here prints key material or starts openssl.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Sequence
@@ -87,8 +88,6 @@ def _validate_endpoints(endpoints: Sequence[str]) -> tuple[str, ...]:
 
 
 def _is_ip(value: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(value)
     except ValueError:
