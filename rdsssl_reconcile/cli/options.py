@@ -18,7 +18,6 @@ paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Pat
 
 endpoint_option = click.option(
     "--endpoint",
-    envvar="RDSSSL_ENDPOINT",
     metavar="URL",
     help="Talk to an emulator at URL instead of Alibaba Cloud (env RDSSSL_ENDPOINT). "
     "Credentials come from the standard chain (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, profile, role, OIDC).",
