@@ -126,4 +126,4 @@ def assert_no_key_material(text: str, *keys: str) -> None:
 def spec_dir(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "specs"
     directory.mkdir()
-    yield directory
+    return directory

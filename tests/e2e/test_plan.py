@@ -46,9 +46,12 @@ def test_demo_specs_plan_on_a_fresh_checkout(tmp_path: Path) -> None:
     assert result.code == 2, result.text
     out = result.out
     assert out.startswith("Target: embedded emulator at http://127.0.0.1:")
-    assert "pgm-demo-orders (cn-hangzhou)" in out and "RESTART required (~3 min)" in out
-    assert "= pgm-demo-payments" in out and "in sync" in out
-    assert "! pgm-demo-legacy" in out and "PostgreSQL 9.6: SSL needs PostgreSQL 10 or later" in out
+    assert "pgm-demo-orders (cn-hangzhou)" in out
+    assert "RESTART required (~3 min)" in out
+    assert "= pgm-demo-payments" in out
+    assert "in sync" in out
+    assert "! pgm-demo-legacy" in out
+    assert "PostgreSQL 9.6: SSL needs PostgreSQL 10 or later" in out
     assert "Plan: 1 to change, 1 restart (~3 min), 2 in sync, 2 ineligible." in out
     assert (tmp_path / "specs" / ".state" / "emulator.json").stat().st_mode & 0o777 == 0o600
 
