@@ -76,9 +76,7 @@ def bench_fleet(fleet: Path, count: int, calls: int, workdir: Path) -> dict[str,
         rng = random.Random(1)
 
         def describe_random() -> None:
-            body = client.describe_dbinstance_ssl(
-                rds.DescribeDBInstanceSSLRequest(dbinstance_id=rng.choice(ids))
-            ).body
+            body = client.describe_dbinstance_ssl(rds.DescribeDBInstanceSSLRequest(dbinstance_id=rng.choice(ids))).body
             assert body.sslenabled in ("on", "off")
 
         timed(describe_random, 100)  # warm-up: connection, imports, caches

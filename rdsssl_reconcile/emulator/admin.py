@@ -92,7 +92,11 @@ class AdminApi:
             return {"ok": True}
         if route == "instances" and method == "POST":
             instances = parse_entries(
-                body.get("instances"), source="(admin add_instances)", now=backend.clock.now(), base_dir=Path.cwd()
+                body.get("instances"),
+                source="(admin add_instances)",
+                now=backend.clock.now(),
+                base_dir=Path.cwd(),
+                path=("instances",),
             )
             return {"added": list(backend.add_instances(instances))}
         if len(parts) == 2 and parts[0] == "instances":

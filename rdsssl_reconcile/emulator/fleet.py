@@ -349,11 +349,11 @@ def parse_entry(
     data = reader.mapping(raw, path, ENTRY_KEYS)
     if data is None:
         return None
-    instance_id = reader.text(data, "id", path, required=True)
-    region = reader.text(data, "region", path, required=True)
-    if instance_id is None or region is None:
-        return None
-    if known_ids is not None:
+    given_id = reader.text(data, "id", path, required=True)
+    given_region = reader.text(data, "region", path, required=True)
+    # Keep reading an entry without id/region: every other problem in it is reported in the same run.
+    instance_id, region = given_id or "unknown", given_region or "unknown"
+    if known_ids is not None and given_id is not None:
         if instance_id in known_ids:
             reader.problem((*path, "id"), f"duplicate instance id {instance_id!r}")
         known_ids.add(instance_id)
@@ -361,7 +361,7 @@ def parse_entry(
     pay_type = reader.text(data, "pay_type", path, "Postpaid", choices=PAY_TYPES) or "Postpaid"
     default_class = "pg.n2.serverless.1c" if pay_type == "Serverless" else "pg.n2.medium.2c"
     status_reason = reader.text(data, "modify_status_reason", path, "", allow_empty=True)
-    return Instance(
+    instance = Instance(
         id=instance_id,
         region=region,
         zone_id=reader.text(data, "zone_id", path, f"{region}-h") or f"{region}-h",
@@ -388,6 +388,7 @@ def parse_entry(
         or "",
         modify_status_reason=status_reason or "",
     )
+    return instance if given_id is not None and given_region is not None else None
 
 
 def parse_entries(
