@@ -60,6 +60,7 @@ from rdsssl_reconcile.pki.summary import (
 
 __all__ = [
     "CLIENT_CA_CHECKS",
+    "KEY_FILE_CHECKS",
     "SERVER_CHECKS",
     "CertificateReport",
     "CheckResult",
@@ -102,6 +103,10 @@ SERVER_CHECKS: tuple[str, ...] = (
     "covers-endpoints",
     "covers-instance-endpoints",
 )
+
+#: Checks whose finding is about the key file (to point an error at it). ``key-usage`` and ``key-strength``
+#: judge the certificate's extensions and public key, so they belong to the certificate file.
+KEY_FILE_CHECKS: frozenset[str] = frozenset({"key-found", "key-unencrypted", "key-pkcs8", "key-matches"})
 
 #: Client CA (``ClientCACert`` / ``ClientCrl``) checks, in report order.
 CLIENT_CA_CHECKS: tuple[str, ...] = (
