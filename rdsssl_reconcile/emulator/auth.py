@@ -7,10 +7,11 @@ every header it has at signing time. ``host`` and every ``x-acs-*`` header must 
 unsigned action or date could be swapped in transit.
 
 Order of checks, each with its gateway code: malformed ``Authorization`` (``IncompleteSignature``), unknown
-key (``InvalidAccessKeyId.NotFound``), STS token (``InvalidSecurityToken.MismatchWithAccessKey``), body hash
-(``ContentSHA256NotMatch``), signature (``SignatureDoesNotMatch``), then date skew
-(``InvalidTimeStamp.Expired``) and nonce reuse (``SignatureNonceUsed``). The signature comes before date and
-nonce so that a date or nonce altered after signing reads as the tampering it is.
+key (``InvalidAccessKeyId.NotFound``), signature (``SignatureDoesNotMatch``), body hash against the signed
+``x-acs-content-sha256`` (``ContentSHA256NotMatch``), STS token (``InvalidSecurityToken.MismatchWithAccessKey``),
+then date skew (``InvalidTimeStamp.Expired``) and nonce reuse (``SignatureNonceUsed``). The signature comes
+first so that *any* signed header altered after signing (date, nonce, token, body hash) reads as the
+tampering it is.
 
 Time here is the *real* wall clock: the business clock may be a year ahead while the SDK stamps real time.
 """
@@ -130,18 +131,13 @@ class Authenticator:
         key = self._keys.get(credential)
         if key is None:
             raise ServiceError.of("InvalidAccessKeyId.NotFound")
-        if key.security_token is not None and not hmac.compare_digest(
-            headers.get("x-acs-security-token", ""), key.security_token
-        ):
-            raise ServiceError.of("InvalidSecurityToken.MismatchWithAccessKey")
 
-        body_hash = hashlib.sha256(body).hexdigest()
-        if not hmac.compare_digest(headers.get("x-acs-content-sha256", ""), body_hash):
-            raise ServiceError.of("ContentSHA256NotMatch")
-
+        # The signature covers the *claimed* body hash (as the SDK computes it); the body is compared with
+        # that claim afterwards, so an altered header reads as a bad signature and an altered body as such.
+        claimed_hash = headers.get("x-acs-content-sha256", "")
         canonical_headers = "".join(f"{h}:{headers.get(h, '').strip()}\n" for h in signed_names)
         canonical_request = (
-            f"{method}\n{path or '/'}\n{canonical_query(raw_query)}\n{canonical_headers}\n{signed}\n{body_hash}"
+            f"{method}\n{path or '/'}\n{canonical_query(raw_query)}\n{canonical_headers}\n{signed}\n{claimed_hash}"
         )
         string_to_sign = f"{ALGORITHM}\n{hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()}"
         expected = hmac.new(
@@ -149,6 +145,12 @@ class Authenticator:
         ).hexdigest()
         if not hmac.compare_digest(expected, signature):
             raise ServiceError.of("SignatureDoesNotMatch")
+        if not hmac.compare_digest(claimed_hash, hashlib.sha256(body).hexdigest()):
+            raise ServiceError.of("ContentSHA256NotMatch")
+        if key.security_token is not None and not hmac.compare_digest(
+            headers.get("x-acs-security-token", ""), key.security_token
+        ):
+            raise ServiceError.of("InvalidSecurityToken.MismatchWithAccessKey")
 
         now = self._wall_clock()
         stamp = headers.get("x-acs-date", "")

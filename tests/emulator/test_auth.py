@@ -115,6 +115,13 @@ def test_each_signed_header_tampered_fails(seeded, header, value):
     assert (status, body["Code"]) == (400, "SignatureDoesNotMatch")
 
 
+def test_tampered_body_hash_header_fails(seeded):
+    signed = signed_describe(seeded)
+    signed.headers["x-acs-content-sha256"] = "0" * 64
+    status, body, _ = send(seeded.host_port, signed)
+    assert (status, body["Code"]) == (400, "SignatureDoesNotMatch")
+
+
 def test_tampered_security_token_fails(seeded):
     sts = seeded.sts
     signed = signed_describe(
@@ -132,6 +139,15 @@ def test_tampered_security_token_fails(seeded):
     )
     again.headers["x-acs-accesskey-id"] = "STS.someone-else"
     status, body, _ = send(seeded.host_port, again)
+    assert (status, body["Code"]) == (400, "SignatureDoesNotMatch")
+    third = signed_describe(
+        seeded,
+        access_key_id=sts.access_key_id,
+        access_key_secret=sts.access_key_secret,
+        security_token=sts.security_token,
+    )
+    third.headers["x-acs-security-token"] = "another-token"
+    status, body, _ = send(seeded.host_port, third)
     assert (status, body["Code"]) == (400, "SignatureDoesNotMatch")
 
 
