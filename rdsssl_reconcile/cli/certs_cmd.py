@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from rdsssl_reconcile.errors import EncryptedKeyError, PemError, UserError
-from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate, KeyType
+from rdsssl_reconcile.pki.authority import MAX_COMMON_NAME_LENGTH, CertificateAuthority, IssuedCertificate, KeyType
 from rdsssl_reconcile.pki.checks import CertificateReport, Outcome, check_server_certificate
 from rdsssl_reconcile.pki.inspection import BlockKind, InspectedBlock, inspect_pem
 from rdsssl_reconcile.pki.pem import find_pem_blocks, load_certificate, load_private_key
@@ -49,6 +49,8 @@ _MAX_INPUT_BYTES = 1024 * 1024
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}\.?$", re.IGNORECASE)
 _KEY_TYPES = [k.value for k in KeyType]
+#: 100 years: far beyond any sensible certificate, well inside what X.509 dates can encode.
+_MAX_DAYS = 36500
 
 
 def _now() -> datetime:
@@ -219,7 +221,9 @@ _out_option = click.option(
 @ca_group.command("create")
 @click.option("--cn", "common_name", required=True, help="Common name of the CA, e.g. root-server-ca.")
 @_out_option
-@click.option("--days", type=click.IntRange(min=1), default=3650, show_default=True, help="Validity in days.")
+@click.option(
+    "--days", type=click.IntRange(min=1, max=_MAX_DAYS), default=3650, show_default=True, help="Validity in days."
+)
 @_key_type_option
 @_force_option
 def ca_create(common_name: str, out_dir: Path, days: int, key_type: str, force: bool) -> None:
@@ -230,6 +234,8 @@ def ca_create(common_name: str, out_dir: Path, days: int, key_type: str, force: 
     """
     if not common_name.strip():
         raise UserError("--cn must not be empty")
+    if len(common_name.strip()) > MAX_COMMON_NAME_LENGTH:
+        raise UserError(f"--cn {common_name!r} is longer than the {MAX_COMMON_NAME_LENGTH} characters a CN can hold")
     cert_path, key_path = out_dir / CA_CERT_FILE, out_dir / CA_KEY_FILE
     refuse_existing([key_path, cert_path], force=force)
     authority = CertificateAuthority.create(common_name.strip(), now=_now(), days=days, key_type=KeyType(key_type))
@@ -283,7 +289,9 @@ def _load_authority(ca_cert: Path, ca_key: Path, now: datetime) -> CertificateAu
     help="An endpoint to protect; repeat for each. Every one becomes a DNS SAN, the first also the CN.",
 )
 @_out_option
-@click.option("--days", type=click.IntRange(min=1), default=365, show_default=True, help="Validity in days.")
+@click.option(
+    "--days", type=click.IntRange(min=1, max=_MAX_DAYS), default=365, show_default=True, help="Validity in days."
+)
 @_key_type_option
 @_force_option
 def issue(

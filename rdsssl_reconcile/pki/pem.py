@@ -69,7 +69,11 @@ class PemBlock:
 
 
 def _as_text(data: bytes | str) -> str:
+    """Decode file bytes; UTF-16 with a BOM is what Windows Notepad's "Unicode" saves (the seed tells
+    Windows users to use "a text editor"), and read as UTF-8 it would hide every PEM block."""
     if isinstance(data, bytes):
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16", errors="replace")
         return data.decode("utf-8", errors="replace")
     return data
 

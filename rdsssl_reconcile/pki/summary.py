@@ -121,7 +121,8 @@ class CertSummary:
     self_signed: bool
 
     def days_left(self, now: datetime) -> float:
-        return (self.not_after - now).total_seconds() / 86400
+        """Days until expiry (negative once expired); a naive ``now`` is taken as UTC instead of raising."""
+        return (self.not_after - _utc(now)).total_seconds() / 86400
 
     def short(self) -> str:
         """One line for plans: ``CN=db.example.com, SANs [a, b], expires 2027-11-27, sha256 AB:CD:..``."""

@@ -463,3 +463,13 @@ def test_console_script_end_to_end(seed_multi: SeedFiles, tmp_path: Path) -> Non
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_ca_create_rejects_a_cn_too_long_and_absurd_validity(tmp_path: Path) -> None:
+    too_long = run_cli("certs", "ca", "create", "--cn", "x" * 65, "--out", tmp_path)
+    assert too_long.code == 1
+    assert "64 characters" in too_long.err
+    absurd = run_cli("certs", "ca", "create", "--cn", "ok", "--out", tmp_path, "--days", "1000000000")
+    assert absurd.code == 1
+    assert "Internal error" not in absurd.output
+    assert list(tmp_path.iterdir()) == []

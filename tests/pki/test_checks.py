@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate
+from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate, KeyType
 from rdsssl_reconcile.pki.checks import (
     CLIENT_CA_CHECKS,
     SERVER_CHECKS,
@@ -560,3 +560,9 @@ def test_client_ca_findings() -> None:
     expired = check_client_ca(ca_pem=ca.cert_pem(), crl_pem=None, now=BUILD_NOW + timedelta(days=400))
     assert expired.result("not-expired").outcome is Outcome.FAIL
     assert "client" in expired.result("not-expired").why
+
+
+def test_summary_days_left_accepts_a_naive_now(issued: IssuedCertificate, now: datetime) -> None:
+    report = check(issued, CertificateAuthority.create("unused", now=now, key_type=KeyType.EC_P256), now)
+    assert report.certificate is not None
+    assert report.certificate.days_left(now.replace(tzinfo=None)) == report.certificate.days_left(now)

@@ -131,3 +131,11 @@ def test_block_repr_never_shows_the_body(issued: IssuedCertificate) -> None:
     (block,) = find_pem_blocks(issued.key_pem())
     assert "MII" not in repr(block)
     assert "MII" not in repr(load_private_key(issued.key_pem()))
+
+
+def test_utf16_file_from_windows_notepad(issued: IssuedCertificate) -> None:
+    """The seed tells Windows users to use a text editor; Notepad's "Unicode" is UTF-16 with a BOM."""
+    data = "\ufeff".encode("utf-16-le") + issued.cert_pem().replace("\n", "\r\n").encode("utf-16-le")
+    assert load_certificate(data).public_bytes(serialization.Encoding.DER) == _der(issued)
+    utf8_bom = b"\xef\xbb\xbf" + issued.cert_pem().encode()
+    assert load_certificate(utf8_bom).public_bytes(serialization.Encoding.DER) == _der(issued)
