@@ -81,15 +81,17 @@ def test_clock_advance_completes_a_busy_modify(emulator, client):
 
 def test_real_time_completes_a_modify(emulator, client):
     emulator.admin.add_instances([entry("pgm-rt")])
+    emulator.admin.settings(restart_seconds=0.6)
     modify_ssl(client, "pgm-rt", sslenabled=1, catype="aliyun")
     assert describe_ssl(client, "pgm-rt").last_modify_status == "setting"
-    time.sleep(0.25)
+    time.sleep(0.7)
     assert describe_ssl(client, "pgm-rt").last_modify_status == "success"
 
 
 @pytest.mark.parametrize("round_", range(5))
 def test_two_concurrent_modifies_exactly_one_accepted(emulator, round_):
     emulator.admin.add_instances([entry("pgm-race")])
+    emulator.admin.settings(restart_seconds=60)  # the loser must find it busy however late it runs
     clients = [emulator.sdk_client(), emulator.sdk_client(sts=True)]
     for c in clients:  # open the connections first so both requests start together
         describe_ssl(c, "pgm-race")
