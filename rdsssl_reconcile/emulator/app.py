@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 from .admin import AdminApi
 from .auth import AccessKey, Authenticator, default_keys
 from .backend import RdsBackend
-from .calllog import CallLog, CallRecord, loggable_params
+from .calllog import CallLog, CallRecord, loggable_params, safe_value
 from .clock import BusinessClock
 from .errors import ServiceError
 from .faults import FaultInjector, FaultKind
@@ -235,9 +235,9 @@ class EmulatorApp:
             seq=seq,
             time=real_now.isoformat(),
             emulated_time=self.backend.clock.now().isoformat(),
-            action=action,
-            instance_id=instance_id,
-            region_id=params.get("RegionId"),
+            action=safe_value(action),
+            instance_id=safe_value(instance_id),
+            region_id=safe_value(params.get("RegionId")),
             outcome=code,
             http_status=None if drop else status,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),

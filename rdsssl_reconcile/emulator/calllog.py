@@ -47,12 +47,28 @@ VALUE_ALLOWLIST = frozenset(
 FINGERPRINTED = frozenset({"ServerCert", "ClientCACert", "ClientCertRevocationList"})
 
 
+#: Longer identifiers are logged as fingerprints: an id or action is short, a pasted PEM is not.
+MAX_VERBATIM = 200
+
+
+def safe_value(value: str | None) -> str | None:
+    """``value`` as-is when it is a plausible identifier, else a fingerprint.
+
+    Client-chosen strings (the action header, ``DBInstanceId``...) reach the log; a client that pastes a
+    key into the wrong parameter must not get it written there.
+    """
+    if value is None or (len(value) <= MAX_VERBATIM and "-----" not in value and "\n" not in value):
+        return value
+    return pem_fingerprint(value)
+
+
 def loggable_params(params: Mapping[str, str]) -> dict[str, str | None]:
     """Name -> safe value (allowlisted), fingerprint (public PEM) or None (anything else, e.g. ServerKey)."""
     out: dict[str, str | None] = {}
     for name, value in params.items():
+        name = safe_value(name) or ""
         if name in VALUE_ALLOWLIST:
-            out[name] = value
+            out[name] = safe_value(value)
         elif name in FINGERPRINTED:
             out[name] = pem_fingerprint(value)
         else:

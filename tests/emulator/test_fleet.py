@@ -14,7 +14,7 @@ from rdsssl_reconcile.emulator import EmulatorApp, FleetError, HttpRequest, run_
 from rdsssl_reconcile.emulator.fleet import load_fleet_file, parse_fleet
 from rdsssl_reconcile.errors import UserError
 
-from .helpers import describe_ssl, entry, host, modify_ssl
+from .helpers import describe_ssl, entry, expect_error, host, modify_ssl
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
@@ -182,3 +182,17 @@ def test_cli_hides_an_overridden_secret(tmp_path):
         assert "ALIBABA_CLOUD_ACCESS_KEY_ID=my-id" in second
         assert "my-real-looking-secret" not in emu.output()
         assert emu.stop() == 0
+
+
+@pytest.mark.e2e
+def test_a_key_pasted_into_an_identifier_is_not_logged(emulator, client, pki, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="rdsssl_reconcile.emulator")
+    key = pki.server(host("pgm-oops")).key_pem()
+    expect_error(lambda: describe_ssl(client, key), "InvalidDBInstanceId.NotFound", 404)
+    (call,) = emulator.admin.calls()
+    assert call["instance_id"].startswith("sha256:")
+    text = json.dumps(call) + caplog.text
+    assert "PRIVATE KEY" not in text
+    assert key.splitlines()[1] not in text
