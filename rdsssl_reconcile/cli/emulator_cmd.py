@@ -54,7 +54,10 @@ def serve(
     seed: int,
     quiet: bool,
 ) -> int:
-    """Serve the emulated RDS API; print the endpoint first; stop cleanly on SIGINT/SIGTERM."""
+    """Serve the emulated RDS API until SIGINT/SIGTERM.
+
+    The first line printed is the endpoint (http://HOST:PORT), the second how to point the CLI at it.
+    """
     settings = EmulatorSettings()
     if restart_seconds is not None:
         settings = settings.updated(restart_seconds=restart_seconds)
