@@ -7,11 +7,21 @@ yields :class:`rdsssl_reconcile.emulator.RunningEmulator` (``endpoint``, ``host_
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
+from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+# The SDK's credential chain reads these variables once, when alibabacloud_credentials is first imported
+# (whichever test does that first), so set them for the whole session before anything can: every
+# emulator a test starts accepts these documented default credentials. Tests of a missing credential
+# run the CLI in a subprocess with its own environment.
+os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"] = DEFAULT_ACCESS_KEY_ID
+os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = DEFAULT_ACCESS_KEY_SECRET
+os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 
 @pytest.fixture

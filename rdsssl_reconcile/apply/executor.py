@@ -34,7 +34,7 @@ from rdsssl_reconcile.apply.policy import decide
 from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
 from rdsssl_reconcile.cloud.port import BUSY_CODES, CloudClient
-from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TransientCloudError
+from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TransientCloudError, UserError
 from rdsssl_reconcile.live.model import LiveInstance, ReadOutcome
 from rdsssl_reconcile.live.reader import InstanceRef, read_one
 from rdsssl_reconcile.pki.authority import IssuedCertificate
@@ -48,7 +48,7 @@ from rdsssl_reconcile.planning.request import (
     planned_request,
     wire_parameters,
 )
-from rdsssl_reconcile.secretfiles import write_public_file, write_secret_file
+from rdsssl_reconcile.secretfiles import ensure_directory, write_public_file, write_secret_file
 from rdsssl_reconcile.spec.model import DesiredInstance
 
 
@@ -187,6 +187,14 @@ class Executor:
             result = InstanceResult(
                 id=item.id, outcome=Outcome.FAILED, detail=f"{exc.action} failed: {exc.code}: {exc.message}"
             )
+        except UserError as exc:
+            result = InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one instance's bug must not abandon the others unreported
+            result = InstanceResult(
+                id=item.id,
+                outcome=Outcome.FAILED,
+                detail=f"internal error ({type(exc).__name__}); run 'plan' to see the instance's state",
+            )
         result = replace(result, elapsed_seconds=self.clock.monotonic() - started)
         self.reporter.finished(result)
         return result
@@ -305,9 +313,10 @@ class Executor:
             desired.ssl.endpoints, now=self.clock.now(), days=issuer.validity_days, key_type=issuer.key_type
         )
         if self.settings.export_dir is not None:
-            directory = self.settings.export_dir / desired.id
-            write_public_file(directory / "server.crt", issued.cert_pem(), force=self.settings.force_export)
-            write_secret_file(directory / "server.key", issued.key_pem(), force=self.settings.force_export)
+            cert_file, key_file = export_files(self.settings.export_dir, desired.id)
+            ensure_directory(cert_file.parent)
+            write_public_file(cert_file, issued.cert_pem(), force=self.settings.force_export)
+            write_secret_file(key_file, issued.key_pem(), force=self.settings.force_export)
         return issued
 
     # -- submit ------------------------------------------------------------------------------------------
@@ -452,6 +461,11 @@ class Executor:
         else:
             detail = f"timed out after {mmss(outcome.waited_seconds)}; last seen: {outcome.explanation}"
         return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=detail)
+
+
+def export_files(export_dir: Path, instance_id: str) -> tuple[Path, Path]:
+    """Where ``apply --export-dir`` writes an issued certificate and its key (0600)."""
+    return export_dir / instance_id / "server.crt", export_dir / instance_id / "server.key"
 
 
 def describe_drift(planned: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
-from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, live_differences
+from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, export_files, live_differences
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli.options import (
     clock_from,
@@ -30,7 +30,8 @@ from rdsssl_reconcile.cli.runner import plan_specs, render_plan, session
 from rdsssl_reconcile.errors import PlanFileError, UserError
 from rdsssl_reconcile.planfile import read_plan
 from rdsssl_reconcile.planning.model import Plan, PlanStatus
-from rdsssl_reconcile.spec.model import desired_to_json
+from rdsssl_reconcile.secretfiles import refuse_existing
+from rdsssl_reconcile.spec.model import IssuerCertificate, desired_to_json
 
 EXIT_INTERRUPTED = 130
 
@@ -195,6 +196,14 @@ def apply(
                 return 0
             _confirm(plan, auto_approve)
 
+        if export_dir is not None:
+            # Refuse before anything runs, not halfway through a fleet.
+            issuing = [
+                d.id
+                for item, d in items
+                if item.status is PlanStatus.CHANGE and isinstance(d.ssl.certificate, IssuerCertificate)
+            ]
+            refuse_existing([p for iid in issuing for p in export_files(export_dir, iid)], force=force_export)
         settings = ApplySettings(
             parallelism=parallelism,
             max_restarts=max_restarts,

@@ -908,7 +908,8 @@ def _check_crl(
     if next_update is None:
         fresh = _passed("crl-next-update", "no nextUpdate date")
     elif next_update < now:
-        fresh = _warned("crl-next-update", f"nextUpdate {_date(next_update)} is in the past", _WHY_CRL_NEXT_UPDATE)
+        # An error, not a warning: with an expired CRL every client certificate is refused.
+        fresh = _failed("crl-next-update", f"nextUpdate {_date(next_update)} is in the past", _WHY_CRL_NEXT_UPDATE)
     else:
         fresh = _passed("crl-next-update", f"next update due {_date(next_update)}")
     return found, signed, fresh

@@ -262,7 +262,7 @@ def _endpoint_problems(desired: DesiredInstance, live: LiveInstance, now: dateti
         warnings.extend(
             r.message
             for r in report.results
-            if r.code == "covers-instance-endpoints" and r.outcome is not checks.Outcome.PASS
+            if r.code == "covers-instance-endpoints" and r.outcome in (checks.Outcome.WARN, checks.Outcome.FAIL)
         )
     return errors, warnings
 

@@ -471,8 +471,7 @@ class _FileLoader:
         )
         failed = False
         for result in report.results:
-            key_related = result.code.startswith("key")
-            doc_path = key_path if key_related else cert_path
+            doc_path = key_path if result.code in checks.KEY_FILE_CHECKS else cert_path
             if result.outcome is checks.Outcome.FAIL and result.severity is checks.Severity.ERROR:
                 self.problem(doc_path, f"{result.message}. {result.why}".strip())
                 failed = True

@@ -543,8 +543,9 @@ def test_client_ca_findings() -> None:
     stale = check_client_ca(
         ca_pem=ca.cert_pem(), crl_pem=_crl(ca, next_update=BUILD_NOW - timedelta(days=1)), now=BUILD_NOW
     )
-    assert stale.result("crl-next-update").outcome is Outcome.WARN
-    assert stale.ok
+    assert stale.result("crl-next-update").outcome is Outcome.FAIL
+    assert stale.result("crl-next-update").severity is Severity.ERROR
+    assert not stale.ok
     garbage = check_client_ca(ca_pem=ca.cert_pem(), crl_pem="not a crl", now=BUILD_NOW)
     assert garbage.result("crl-found").outcome is Outcome.FAIL
     not_ca = make_cert(cn="server", dns=["s.example.com"])

@@ -1,0 +1,384 @@
+"""``apply`` through the official SDK against the emulator (issue: apply exactly what was planned)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
+from tests.e2e.conftest import (
+    CliResult,
+    Pki,
+    assert_no_key_material,
+    endpoint_of,
+    instance_entry,
+    write_spec,
+)
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+FAST = ("--auto-approve", "--poll-interval", "0.05")
+
+Cli = Callable[..., CliResult]
+
+
+def aliyun_spec(*ids: str, policy: str = "") -> str:
+    lines = ["instances:"]
+    for instance_id in ids:
+        lines += [
+            f"  - id: {instance_id}",
+            "    region: cn-hangzhou",
+            f"    ssl: {{enabled: true, endpoints: [{endpoint_of(instance_id)}], certificate: {{source: aliyun}}}}",
+        ]
+        if policy:
+            lines.append(f"    policy: {policy}")
+    return "\n".join(lines) + "\n"
+
+
+def modifies(emulator: RunningEmulator, instance_id: str | None = None) -> list[dict[str, Any]]:
+    return emulator.admin.calls(action="ModifyDBInstanceSSL", instance_id=instance_id)
+
+
+def accepted(emulator: RunningEmulator) -> list[dict[str, Any]]:
+    return [c for c in modifies(emulator) if c["outcome"] == "ok"]
+
+
+def test_demo_specs_converge_with_one_modify_per_changed_instance(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shutil.copytree(REPO / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns(".state"))
+    with run_emulator(fleet=REPO / "specs" / "_emulator-fleet.yaml", restart_seconds=0.2) as emulator:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
+        planned = json.loads(
+            cli("plan", "specs", "--endpoint", emulator.endpoint, "--format", "json", cwd=tmp_path).out
+        )
+        changed = {i["id"] for i in planned["instances"] if i["status"] == "change"}
+        assert changed == {"pgm-demo-orders"}
+        emulator.admin.clear_calls()
+        result = cli(
+            "apply", "specs", "--endpoint", emulator.endpoint, *FAST, "--audit-log", str(tmp_path / "audit.jsonl")
+        )
+        assert result.code == 0, result.text
+        assert "pgm-demo-orders     applied" in result.out
+        calls = modifies(emulator)
+        assert [c["instance_id"] for c in calls] == ["pgm-demo-orders"]
+        again = cli("plan", "specs", "--endpoint", emulator.endpoint, "--detailed-exitcode")
+        assert again.code == 0, again.text
+        assert "Plan: 0 to change, 0 restarts, 3 in sync, 2 ineligible." in again.out
+        audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+        assert [(a["kind"], a["instance"], a["outcome"]) for a in audit] == [
+            ("call", "pgm-demo-orders", "accepted"),
+            ("result", "pgm-demo-orders", "applied"),
+        ]
+        assert audit[0]["request_id"] == calls[0]["request_id"]
+        assert audit[0]["fields_changed"] == ["ssl.enabled", "ssl.endpoints", "ssl.certificate"]
+
+
+def test_without_terminal_or_auto_approve_apply_refuses(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    write_spec(spec_dir, aliyun_spec("pgm-a"))
+    result = cli("apply", str(spec_dir))
+    assert result.code == 1
+    assert "apply needs confirmation" in result.err
+    assert modifies(cloud_env) == []
+
+
+def test_saved_plan_refused_when_live_state_moved(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
+    plan_file = tmp_path / "reviewed.plan"
+    assert cli("plan", str(spec_dir), "--out", str(plan_file)).code == 0
+    # Behind the tool's back: someone enables SSL on pgm-b with the cloud certificate for another endpoint.
+    cloud_env.admin.add_instances([])
+    cloud_env.admin.set_instance("pgm-b", ssl={"enabled": True, "ca_type": "aliyun", "endpoint": endpoint_of("pgm-b")})
+    cloud_env.admin.clear_calls()
+    result = cli("apply", str(plan_file), "--poll-interval", "0.05")
+    assert result.code == 1, result.text
+    assert "the saved plan is stale; nothing was changed" in result.err
+    assert "pgm-b: ssl.enabled: False -> True" in result.err
+    assert "pgm-a" not in result.err.split("stale", 1)[1]
+    assert modifies(cloud_env) == []
+
+
+def test_saved_plan_refused_when_spec_changed(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    write_spec(spec_dir, aliyun_spec("pgm-a"))
+    plan_file = tmp_path / "reviewed.plan"
+    assert cli("plan", str(spec_dir), "--out", str(plan_file)).code == 0
+    write_spec(spec_dir, aliyun_spec("pgm-a", policy="{restart: never}"))
+    cloud_env.admin.clear_calls()
+    result = cli("apply", str(plan_file))
+    assert result.code == 1
+    assert "pgm-a: spec policy.restart: 'allowed' -> 'never'" in result.err
+    assert modifies(cloud_env) == []
+
+
+def test_saved_plan_applies_when_nothing_moved(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
+    plan_file = tmp_path / "reviewed.plan"
+    assert cli("plan", str(spec_dir), "--out", str(plan_file)).code == 0
+    saved = json.loads(plan_file.read_text())
+    assert saved["kind"] == "rdsssl-reconcile/saved-plan"
+    result = cli("apply", str(plan_file), "--poll-interval", "0.05", "--max-restarts", "2")
+    assert result.code == 0, result.text
+    assert sorted(c["instance_id"] for c in accepted(cloud_env)) == ["pgm-a", "pgm-b"]
+
+
+# -- policy ----------------------------------------------------------------------------------------
+
+
+def test_policy_never_defers_unless_allowed(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b", policy="{restart: never}"))
+    result = cli("apply", str(spec_dir), *FAST)
+    assert result.code == 3
+    assert "pgm-a  deferred" in result.out
+    assert (
+        "policy restart: never; the change restarts the instance (~3 min). Re-run with --allow-restart pgm-a"
+        in result.out
+    )
+    assert modifies(cloud_env) == []
+    result = cli("apply", str(spec_dir), *FAST, "--allow-restart", "pgm-b")
+    assert result.code == 3
+    assert [c["instance_id"] for c in modifies(cloud_env)] == ["pgm-b"]
+    assert "pgm-b  applied" in result.out
+
+
+def test_policy_window(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", policy='{restart: window, window: "sat 02:00-04:00"}'))
+    outside = "2026-11-27T10:00:00Z"  # a Friday
+    result = cli("apply", str(spec_dir), *FAST, "--now", outside)
+    assert result.code == 3
+    assert "outside maintenance window sat 02:00-04:00 UTC; next opening 2026-11-28 02:00 UTC" in result.out
+    assert modifies(cloud_env) == []
+    too_late = "2026-11-28T03:58:00Z"  # inside, but a ~3 min restart would overrun the window
+    result = cli("apply", str(spec_dir), *FAST, "--now", too_late)
+    assert result.code == 3
+    assert "too soon for a ~3 min restart; next opening 2026-12-05 02:00 UTC" in result.out
+    inside = "2026-11-28T02:30:00Z"
+    result = cli("apply", str(spec_dir), *FAST, "--now", inside)
+    assert result.code == 0, result.text
+    assert len(accepted(cloud_env)) == 1
+
+
+def test_target_applies_a_subset(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
+    result = cli("apply", str(spec_dir), *FAST, "--target", "pgm-b")
+    assert result.code == 0, result.text
+    assert [c["instance_id"] for c in modifies(cloud_env)] == ["pgm-b"]
+    assert cli("apply", str(spec_dir), *FAST, "--target", "pgm-zzz").code == 1
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def test_throttling_5xx_and_busy_are_retried_to_success(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    ids = ["pgm-t", "pgm-s", "pgm-b", "pgm-d"]
+    cloud_env.admin.add_instances([instance_entry(i) for i in ids])
+    write_spec(spec_dir, aliyun_spec(*ids))
+    cloud_env.admin.add_fault(
+        kind="throttle", action="ModifyDBInstanceSSL", instance_id="pgm-t", count=3, retry_after_ms=20
+    )
+    cloud_env.admin.add_fault(
+        kind="error", action="ModifyDBInstanceSSL", instance_id="pgm-s", count=2, status=503, code="ServiceUnavailable"
+    )
+    cloud_env.admin.add_fault(
+        kind="error",
+        action="ModifyDBInstanceSSL",
+        instance_id="pgm-b",
+        count=2,
+        status=403,
+        code="IncorrectDBInstanceState",
+    )
+    # The worst case for a non-idempotent call: accepted, but the response never arrives.
+    cloud_env.admin.add_fault(kind="drop", action="ModifyDBInstanceSSL", instance_id="pgm-d", count=1, phase="after")
+    result = cli("apply", str(spec_dir), *FAST, "--max-restarts", "4")
+    assert result.code == 0, result.text
+    for instance_id in ids:
+        assert f"{instance_id}  applied" in result.out
+    # Exactly one accepted change per instance: the dropped one was recognised, not sent twice.
+    assert sorted(m["instance_id"] for m in cloud_env.admin.modifications()) == sorted(ids)
+
+
+def test_failed_and_hanging_modifies_are_reported_while_others_proceed(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry(i) for i in ("pgm-ok", "pgm-fail", "pgm-hang")])
+    write_spec(spec_dir, aliyun_spec("pgm-fail", "pgm-hang", "pgm-ok"))
+    cloud_env.admin.add_fault(kind="fail", action="ModifyDBInstanceSSL", instance_id="pgm-fail")
+    cloud_env.admin.add_fault(kind="hang", action="ModifyDBInstanceSSL", instance_id="pgm-hang")
+    result = cli("apply", str(spec_dir), *FAST, "--max-restarts", "3", "--instance-timeout", "3")
+    assert result.code == 3, result.text
+    assert "pgm-ok    applied" in result.out
+    assert "pgm-fail  failed" in result.out
+    assert "the change failed (LastModifyStatus failed" in result.out
+    assert "pgm-hang  failed" in result.out
+    assert "timed out after 0:03; last seen: SSLModifying, LastModifyStatus setting" in result.out
+
+
+def test_max_restarts_bounds_concurrent_restarts(cli: Cli, spec_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = [f"pgm-m{i}" for i in range(10)]
+    restart = 1.0
+    with run_emulator(fleet={"instances": [instance_entry(i) for i in ids]}, restart_seconds=restart) as emulator:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
+        write_spec(spec_dir, aliyun_spec(*ids))
+        result = cli("apply", str(spec_dir), "--endpoint", emulator.endpoint, *FAST, "--max-restarts", "2")
+        assert result.code == 0, result.text
+        intervals: list[tuple[datetime, datetime]] = [
+            (m["accepted_at"], m["finished_at"]) for m in emulator.admin.modifications()
+        ]
+    assert len(intervals) == 10
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    busy = peak = 0
+    for _, delta in events:
+        busy += delta
+        peak = max(peak, busy)
+    assert peak == 2
+    span = (max(end for _, end in intervals) - min(start for start, _ in intervals)).total_seconds()
+    # Two at a time: at least 5 restart durations, and far from the 10 of one-at-a-time.
+    assert 5 * restart <= span < 8 * restart
+
+
+def test_sigint_stops_new_changes_and_reports_in_flight(emulator: RunningEmulator, tmp_path: Path) -> None:
+    ids = ["pgm-i1", "pgm-i2", "pgm-i3"]
+    emulator.admin.settings(restart_seconds=2.0)
+    emulator.admin.add_instances([instance_entry(i) for i in ids])
+    write_spec(tmp_path / "specs", aliyun_spec(*ids))
+    env = {
+        **os.environ,
+        "RDSSSL_ENDPOINT": emulator.endpoint,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.access_key_secret,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rdsssl_reconcile", "apply", *FAST],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not emulator.admin.modifications() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emulator.admin.modifications(), "the apply never submitted a change"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    in_flight = emulator.admin.modifications()[0]["instance_id"]
+    assert f"{in_flight}  applied" in out  # waited for, and proven
+    assert len(re.findall(r"^pgm-i\d\s+skipped\s", out, flags=re.MULTILINE)) == 2
+    assert "interrupted before submitting: not changed" in out
+    assert "Interrupted: instances not submitted were left unchanged" in out
+    assert len(emulator.admin.modifications()) == 1
+    plan = subprocess.run(
+        [sys.executable, "-m", "rdsssl_reconcile", "plan", "--format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    remaining = {i["id"] for i in json.loads(plan.stdout)["instances"] if i["status"] == "change"}
+    assert remaining == set(ids) - {in_flight}
+
+
+# -- secrets -----------------------------------------------------------------------------------------
+
+
+def test_no_private_key_in_apply_output_progress_or_audit_log(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    server = pki.server(endpoint_of("pgm-a"))
+    (spec_dir / "server.crt").write_text(server.cert_pem())
+    monkeypatch.setenv("SERVER_KEY", server.key_pem())
+    (spec_dir / "ca.crt").write_text(pki.ca.cert_pem())
+    monkeypatch.setenv("CA_KEY", pki.ca.key_pem())
+    write_spec(
+        spec_dir,
+        f"""
+        instances:
+          - id: pgm-a
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [{endpoint_of("pgm-a")}]
+              certificate: {{source: custom, cert: {{file: server.crt}}, key: {{env: SERVER_KEY}}}}
+          - id: pgm-b
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [{endpoint_of("pgm-b")}]
+              certificate: {{source: issuer, ca_cert: {{file: ca.crt}}, ca_key: {{env: CA_KEY}}}}
+        """,
+    )
+    audit = tmp_path / "audit.jsonl"
+    texts = []
+    for output_format in ("text", "json"):
+        result = cli(
+            "apply", str(spec_dir), *FAST, "--max-restarts", "2", "--audit-log", str(audit), "--format", output_format
+        )
+        assert result.code == 0, result.text
+        texts += [result.out, result.err]
+    issued_key_body = cloud_env.admin.instance("pgm-b")  # the emulator's own state view is redacted too
+    everything = "\n".join(texts) + audit.read_text() + json.dumps(issued_key_body)
+    assert_no_key_material(everything, server.key_pem(), pki.ca.key_pem())
+    assert "submitted: request id" in texts[1]  # progress lines were produced and checked
+
+
+def test_issuer_export_dir_writes_key_0600(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, pki: Pki, tmp_path: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    (spec_dir / "ca.crt").write_text(pki.ca.cert_pem())
+    (spec_dir / "ca.key").write_text(pki.ca.key_pem())
+    write_spec(
+        spec_dir,
+        f"""
+        instances:
+          - id: pgm-a
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [{endpoint_of("pgm-a")}]
+              certificate: {{source: issuer, ca_cert: {{file: ca.crt}}, ca_key: {{file: ca.key}}}}
+        """,
+    )
+    export = tmp_path / "export"
+    result = cli("apply", str(spec_dir), *FAST, "--export-dir", str(export))
+    assert result.code == 0, result.text
+    key_file = export / "pgm-a" / "server.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert (export / "pgm-a" / "server.crt").is_file()
+    assert_no_key_material(result.text, key_file.read_text())
+
+
+def test_now_option_rejects_garbage(cli: Cli) -> None:
+    result = cli("apply", "--now", "next tuesday")
+    assert result.code == 1
+    assert "--now: expected an ISO 8601 time" in result.err
