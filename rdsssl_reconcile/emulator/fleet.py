@@ -13,6 +13,7 @@ Cloud certificates named in a fleet without PEM (``ssl: {enabled: true, ca_type:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from rdsssl_reconcile.pki.summary import public_key_fingerprint
 from .certificates import certificate_not_after, certificate_problem, crl_problem, server_pair_problem
 from .models import ACL_VALUES, Endpoint, Instance, SslState
 
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ENGINES = ("PostgreSQL", "MySQL", "SQLServer", "MariaDB")
 STORAGE_TYPES = (
     "cloud_essd",
@@ -350,6 +352,9 @@ def parse_entry(
     if data is None:
         return None
     given_id = reader.text(data, "id", path, required=True)
+    if given_id is not None and not ID_PATTERN.match(given_id):
+        # DescribeDBInstances takes a comma-separated id list: ids with commas or spaces cannot work.
+        reader.problem((*path, "id"), f"expected letters, digits, '-', '_' or '.', got {given_id!r}")
     given_region = reader.text(data, "region", path, required=True)
     # Keep reading an entry without id/region: every other problem in it is reported in the same run.
     instance_id, region = given_id or "unknown", given_region or "unknown"

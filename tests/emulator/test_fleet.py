@@ -48,6 +48,7 @@ def test_problems_name_the_key_path_and_expectation():
             {"id": "pgm-a", "region": "cn", "pay_type": "Monthly", "ssl": {"enabled": True, "acl": "cert"}},
             {"region": "cn", "endpoints": [{"host": "x", "port": 0}]},
             {"id": "pgm-a", "region": "cn", "ssl": {"enabled": False, "ca_type": "aliyun"}},
+            {"id": "pgm-a,pgm-b", "region": "cn"},
         ],
         "extra": 1,
     }
@@ -66,6 +67,7 @@ def test_problems_name_the_key_path_and_expectation():
     assert "instances[1].endpoints[0].port: expected an integer from 1 to 65535, got 0" in message
     assert "instances[2].id: duplicate instance id 'pgm-a'" in message
     assert "instances[2].ssl.ca_type: is only allowed when ssl.enabled is true" in message
+    assert "instances[3].id: expected letters, digits, '-', '_' or '.', got 'pgm-a,pgm-b'" in message
 
 
 def test_pem_from_files_relative_to_the_fleet(tmp_path, pki):
