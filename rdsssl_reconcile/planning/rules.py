@@ -78,9 +78,9 @@ RULES: tuple[RestartRule, ...] = (
     ),
     RestartRule(
         "renew-cloud-cert",
-        "Renew the cloud certificate (SSLEnabled=1 again)",
-        Restart.UNKNOWN,
-        f"{_UNDOCUMENTED}; Alibaba renews cloud certificates as a scheduled O&M event",
+        "Renew the cloud certificate (SSLEnabled=1 with CAType=aliyun again)",
+        Restart.REQUIRED,
+        f"{_CLOUD_ZH} (inferred: the renewal request is the enabling request; rds-ssl-api.md §5 'It restarts')",
     ),
     RestartRule("enable-client-ca", "Enable the client CA certificate", Restart.REQUIRED, _CLIENT_CA),
     RestartRule("change-client-ca", "Change the client CA certificate", Restart.REQUIRED, _CLIENT_CA),
