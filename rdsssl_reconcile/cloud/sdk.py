@@ -271,14 +271,26 @@ class SdkCloudClient:
         return str(body.get("RequestId", ""))
 
 
-def raw_sdk_client(endpoint: str, access_key_id: str, access_key_secret: str, security_token: str | None = None) -> Any:
-    """An unwrapped official SDK client for an emulator URL (tests and benchmarks drive the SDK with it)."""
-    parts = urlsplit(endpoint)
+def raw_sdk_client(
+    host_port: str,
+    access_key_id: str,
+    access_key_secret: str,
+    *,
+    security_token: str | None = None,
+    read_timeout_ms: int = 10_000,
+) -> RdsClient:
+    """An unwrapped official SDK client for an emulator at ``host_port`` (plain HTTP).
+
+    Tests and benchmarks drive the SDK itself with it. ``host:port`` carries no scheme: with one, the
+    SDK signs a literal ``http://...`` host header (reference §7.4).
+    """
     config: dict[str, Any] = {
         "access_key_id": access_key_id,
         "access_key_secret": access_key_secret,
-        "endpoint": parts.netloc,
-        "protocol": parts.scheme,
+        "endpoint": host_port,
+        "protocol": "http",
+        "read_timeout": read_timeout_ms,
+        "connect_timeout": 5_000,
     }
     if security_token:
         config.update(security_token=security_token, type="sts")

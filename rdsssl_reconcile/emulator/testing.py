@@ -59,19 +59,12 @@ def make_sdk_client(
     ``endpoint`` is ``host:port`` without a scheme: with a scheme the SDK signs a literal
     ``http://...`` host header (reference §7.4).
     """
-    from alibabacloud_rds20140815.client import Client
-    from alibabacloud_tea_openapi.utils_models import Config
+    # The project imports the vendor SDK in exactly one module; this helper borrows its client factory.
+    from rdsssl_reconcile.cloud.sdk import raw_sdk_client
 
-    config = Config(
-        access_key_id=access_key_id,
-        access_key_secret=access_key_secret,
-        security_token=security_token,
-        endpoint=host_port,
-        protocol="http",
-        read_timeout=read_timeout_ms,
-        connect_timeout=5_000,
+    return raw_sdk_client(
+        host_port, access_key_id, access_key_secret, security_token=security_token, read_timeout_ms=read_timeout_ms
     )
-    return Client(config)
 
 
 @dataclass

@@ -103,7 +103,9 @@ def redact_server_key(body: dict[str, Any]) -> dict[str, Any]:
     fingerprint: str | None = None
     if key_pem is not None:
         try:
-            fingerprint = summarize_private_key(load_private_key(key_pem, what="live server key").key).public_key_sha256
+            fingerprint = summarize_private_key(
+                load_private_key(key_pem, what="live server key", validate=False).key
+            ).public_key_sha256
         except PemError:
             fingerprint = "unparseable"
     redacted["ServerKeyPublicSha256"] = fingerprint or ""

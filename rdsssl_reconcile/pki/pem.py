@@ -143,7 +143,7 @@ class LoadedKey:
         return f"LoadedKey({type(self.key).__name__}, encoding={self.encoding.value})"
 
 
-def load_private_key(data: bytes | str, *, what: str = "private key") -> LoadedKey:
+def load_private_key(data: bytes | str, *, what: str = "private key", validate: bool = True) -> LoadedKey:
     """Parse the first private key block in ``data``.
 
     Raises:
@@ -166,7 +166,9 @@ def load_private_key(data: bytes | str, *, what: str = "private key") -> LoadedK
         block.label, KeyEncoding.PKCS8
     )
     try:
-        key = serialization.load_der_private_key(block.der, password=None)
+        # RSA consistency checks cost ~25 ms per 2048-bit key; callers that only need the public half
+        # of a key someone else generated (the live key, to fingerprint it) pass validate=False.
+        key = serialization.load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=not validate)
     except (ValueError, TypeError, NotImplementedError):
         # Deliberately no exception text: parsers may quote the bytes they choked on.
         raise PemError(f"the {what} block at line {block.line} is not a valid private key") from None

@@ -111,8 +111,12 @@ def load_yaml_text(text: str, file: Path) -> YamlDocument:
     return document
 
 
+#: libyaml's composer when PyYAML was built with it (about 5x faster on large fleets), else pure Python.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _compose_all(text: str) -> Iterator[yaml.Node]:
-    loader = yaml.SafeLoader(text)
+    loader = _COMPOSER(text)
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -1,0 +1,144 @@
+"""Plan 1,000 instances against an emulator in another process with 50 ms injected latency per call.
+
+Target (issue 3): wall time within 1.5x of the ideal (calls x latency / parallelism), at most 2 calls per
+instance plus list pages; ``--help`` and ``validate`` must not import the vendor SDK.
+
+    python benchmarks/bench_plan.py [--instances 1000] [--latency-ms 50] [--parallelism 8]
+
+The plan runs in a subprocess exactly as users run it (``rdsssl-reconcile plan --format json``), so the
+figure includes start-up and the SDK import. Results go to ``benchmarks/results/plan.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from rdsssl_reconcile.emulator.testing import spawn_emulator_process
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_fleet_and_specs(directory: Path, count: int) -> tuple[Path, Path]:
+    instances = []
+    spec_lines = ["defaults:", "  region: cn-hangzhou", "instances:"]
+    for index in range(count):
+        instance_id = f"pgm-bench{index:05d}"
+        entry: dict[str, object] = {"id": instance_id, "region": "cn-hangzhou"}
+        if index % 2:
+            entry["ssl"] = {"enabled": True, "ca_type": "aliyun", "endpoint": f"{instance_id}.pg.rds.aliyuncs.com"}
+        instances.append(entry)
+        spec_lines += [
+            f"  - id: {instance_id}",
+            f"    ssl: {{enabled: true, endpoints: [{instance_id}.pg.rds.aliyuncs.com], certificate: {{source: aliyun}}}}",
+        ]
+    fleet = directory / "fleet.json"
+    fleet.write_text(json.dumps({"instances": instances}))
+    specs = directory / "specs"
+    specs.mkdir()
+    (specs / "fleet.yaml").write_text("\n".join(spec_lines) + "\n")
+    return fleet, specs
+
+
+def sdk_modules_after(argv: list[str]) -> list[str]:
+    code = (
+        "import sys\nfrom rdsssl_reconcile.cli import run\n"
+        f"code = run({argv!r})\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('alibabacloud', 'darabonba', 'Tea'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1].replace("'", '"'))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--parallelism", type=int, default=8)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        fleet, specs = write_fleet_and_specs(directory, args.instances)
+        with spawn_emulator_process(fleet, output_dir=directory) as emulator:
+            emulator.admin.add_fault(kind="latency", latency_ms=args.latency_ms)
+            emulator.admin.clear_calls()
+            env = {
+                **os.environ,
+                "RDSSSL_ENDPOINT": emulator.endpoint,
+                "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
+                "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+            }
+            started = time.perf_counter()
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "rdsssl_reconcile",
+                    "plan",
+                    str(specs),
+                    "--format",
+                    "json",
+                    "--parallelism",
+                    str(args.parallelism),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            wall = time.perf_counter() - started
+            if completed.returncode != 0:
+                sys.exit(f"plan failed ({completed.returncode}): {completed.stderr[-2000:]}")
+            plan = json.loads(completed.stdout)
+            calls = Counter(call["action"] for call in emulator.admin.calls())
+
+        help_start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "rdsssl_reconcile", "--help"], capture_output=True, check=True)
+        help_seconds = time.perf_counter() - help_start
+        help_sdk = sdk_modules_after(["--help"])
+        validate_start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "rdsssl_reconcile", "validate", str(specs)], capture_output=True, check=True
+        )
+        validate_seconds = time.perf_counter() - validate_start
+        validate_sdk = sdk_modules_after(["validate", str(specs)])
+
+    total_calls = sum(calls.values())
+    list_pages = calls.get("DescribeDBInstances", 0)
+    per_instance = (total_calls - list_pages) / args.instances
+    ideal = total_calls * args.latency_ms / 1000 / args.parallelism
+    result = {
+        "instances": args.instances,
+        "latency_ms": args.latency_ms,
+        "parallelism": args.parallelism,
+        "calls": dict(calls),
+        "calls_per_instance": per_instance,
+        "list_pages": list_pages,
+        "wall_seconds": round(wall, 2),
+        "ideal_seconds": round(ideal, 2),
+        "ratio_to_ideal": round(wall / ideal, 3),
+        "summary": plan["summary"],
+        "help_seconds": round(help_seconds, 3),
+        "help_imports_sdk": help_sdk,
+        "validate_seconds": round(validate_seconds, 3),
+        "validate_imports_sdk": validate_sdk,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "plan.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    verdict = "OK" if wall <= 1.5 * ideal and per_instance <= 2 and not help_sdk and not validate_sdk else "MISSED"
+    print(f"{verdict}: {wall:.2f} s for {total_calls} calls, ideal {ideal:.2f} s, ratio {wall / ideal:.2f}")
+
+
+if __name__ == "__main__":
+    main()
