@@ -76,7 +76,7 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Manage SSL on ApsaraDB RDS for PostgreSQL the way Terraform manages infrastructure.
 
-    Declare SSL in YAML specs, review a restart-aware plan, apply it safely, detect drift.
+    Declare SSL in YAML specs, review a restart-aware plan, apply it safely and prove it landed.
     Run `rdsssl-reconcile plan` in a directory with a specs/ folder to start.
     """
 

@@ -34,7 +34,7 @@ def _restart_label(item: InstancePlan) -> str:
 
 
 def _instance_lines(item: InstancePlan) -> list[str]:
-    name = f"{item.id} ({item.region})" + (f" - {item.description}" if item.description else "")
+    name = f"{item.id} ({item.region})"
     if item.status is PlanStatus.IN_SYNC:
         lines = [f"  {click.style('=', fg='green')} {name}: in sync - {'; '.join(item.reasons)}"]
     elif item.status is PlanStatus.INELIGIBLE:
@@ -45,6 +45,8 @@ def _instance_lines(item: InstancePlan) -> list[str]:
         lines = [f"  {click.style('x', fg='red')} {name}: error - {'; '.join(item.reasons)}"]
     else:
         lines = [f"  {click.style('~', fg='yellow')} {name} will be changed: {_restart_label(item)}"]
+        if item.description:
+            lines.append(f"      # {item.description}")
         width = max(len(c.field) for c in item.changes)
         for change in item.changes:
             reason = f"  ({change.reason})" if change.reason else ""
@@ -57,7 +59,7 @@ def _instance_lines(item: InstancePlan) -> list[str]:
             )
             for rule_id in item.restart.rule_ids:
                 current = rule(rule_id)
-                lines.append(f"        - {current.operation}: {current.restart.value} [{current.source}]")
+                lines.append(f"        - {current.operation}: {current.restart.value} (source: {current.source})")
         if item.request:
             lines.append(f"      request: {item.request.action} (one call)")
             pad = max(len(p.name) for p in item.request.parameters)
