@@ -25,6 +25,9 @@ from rdsssl_reconcile.pki.summary import (
     KeySummary,
     common_name,
     describe_key_type,
+    dns_sans,
+    ip_sans,
+    json_safe,
     public_key_fingerprint,
     summarize_certificate,
     summarize_crl,
@@ -60,27 +63,12 @@ class CsrSummary:
     signature_valid: bool
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "subject": self.subject,
-            "common_name": self.common_name,
-            "dns_names": list(self.dns_names),
-            "ip_addresses": list(self.ip_addresses),
-            "key_type": self.key_type,
-            "key_size": self.key_size,
-            "public_key_sha256": self.public_key_sha256,
-            "signature_valid": self.signature_valid,
-        }
+        return json_safe(self)
 
 
 def summarize_csr(csr: x509.CertificateSigningRequest) -> CsrSummary:
     public_key = csr.public_key()
     key_type, key_size = describe_key_type(public_key)
-    try:
-        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = tuple(san.get_values_for_type(x509.DNSName))
-        ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
-    except x509.ExtensionNotFound:
-        dns_names, ips = (), ()
     try:
         signature_valid = csr.is_signature_valid
     except UnsupportedAlgorithm:
@@ -88,8 +76,8 @@ def summarize_csr(csr: x509.CertificateSigningRequest) -> CsrSummary:
     return CsrSummary(
         subject=csr.subject.rfc4514_string(),
         common_name=common_name(csr.subject),
-        dns_names=dns_names,
-        ip_addresses=ips,
+        dns_names=dns_sans(csr),
+        ip_addresses=ip_sans(csr),
         key_type=key_type,
         key_size=key_size,
         public_key_sha256=public_key_fingerprint(public_key),

@@ -8,6 +8,7 @@ holding a private key in a value that could be printed or saved.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,20 +69,36 @@ def common_name(name: x509.Name) -> str | None:
     return value if isinstance(value, str) else value.decode("utf-8", errors="replace")
 
 
-def dns_sans(cert: x509.Certificate) -> tuple[str, ...]:
+def _subject_alt_name(item: x509.Certificate | x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | None:
     try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        return item.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return ()
-    return tuple(ext.value.get_values_for_type(x509.DNSName))
+        return None
 
 
-def ip_sans(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return ()
-    return tuple(str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress))
+def dns_sans(item: x509.Certificate | x509.CertificateSigningRequest) -> tuple[str, ...]:
+    """DNS subjectAltNames of a certificate or a CSR."""
+    san = _subject_alt_name(item)
+    return tuple(san.get_values_for_type(x509.DNSName)) if san else ()
+
+
+def ip_sans(item: x509.Certificate | x509.CertificateSigningRequest) -> tuple[str, ...]:
+    """IP subjectAltNames of a certificate or a CSR, as strings."""
+    san = _subject_alt_name(item)
+    return tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress)) if san else ()
+
+
+def json_safe(value: object) -> dict[str, object]:
+    """A summary dataclass as JSON-safe data: tuples as lists, datetimes as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    out: dict[str, object] = {}
+    for field in dataclasses.fields(value):  # type: ignore[arg-type]
+        item = getattr(value, field.name)
+        if isinstance(item, tuple):
+            item = list(item)
+        elif isinstance(item, datetime):
+            item = item.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out[field.name] = item
+    return out
 
 
 def is_ca_certificate(cert: x509.Certificate) -> bool:
@@ -133,24 +150,7 @@ class CertSummary:
         )
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "subject": self.subject,
-            "common_name": self.common_name,
-            "dns_names": list(self.dns_names),
-            "ip_addresses": list(self.ip_addresses),
-            "issuer": self.issuer,
-            "serial": self.serial,
-            "not_before": self.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "not_after": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "sha256": self.sha256,
-            "public_key_sha256": self.public_key_sha256,
-            "key_type": self.key_type,
-            "key_size": self.key_size,
-            "signature_hash": self.signature_hash,
-            "version": self.version,
-            "is_ca": self.is_ca,
-            "self_signed": self.self_signed,
-        }
+        return json_safe(self)
 
 
 def summarize_certificate(cert: x509.Certificate) -> CertSummary:
@@ -194,7 +194,7 @@ class KeySummary:
         return f"{self.key_type} {self.key_size}, public key sha256 {self.public_key_sha256[:23]}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"key_type": self.key_type, "key_size": self.key_size, "public_key_sha256": self.public_key_sha256}
+        return json_safe(self)
 
 
 def summarize_private_key(key: PrivateKey) -> KeySummary:
@@ -216,13 +216,7 @@ class CrlSummary:
         return f"CRL by {self.issuer}, {self.revoked_count} revoked{nxt}, sha256 {self.sha256[:23]}"
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "issuer": self.issuer,
-            "last_update": self.last_update.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "next_update": self.next_update.strftime("%Y-%m-%dT%H:%M:%SZ") if self.next_update else None,
-            "revoked_count": self.revoked_count,
-            "sha256": self.sha256,
-        }
+        return json_safe(self)
 
 
 def summarize_crl(crl: x509.CertificateRevocationList) -> CrlSummary:
