@@ -30,7 +30,7 @@ def _parse_days(text: str) -> frozenset[int]:
 
 
 def _parse_time(text: str) -> time:
-    hours, minutes = text.strip().rstrip("Z").split(":")
+    hours, minutes = text.strip().rstrip("Zz").split(":")
     return time(int(hours), int(minutes))
 
 
