@@ -82,6 +82,20 @@ def write_spec(directory: Path, text: str, name: str = "spec.yaml") -> Path:
     return path
 
 
+def aliyun_spec(*ids: str, policy: str = "") -> str:
+    """A spec putting each instance on the cloud certificate for its default endpoint."""
+    lines = ["instances:"]
+    for instance_id in ids:
+        lines += [
+            f"  - id: {instance_id}",
+            "    region: cn-hangzhou",
+            f"    ssl: {{enabled: true, endpoints: [{endpoint_of(instance_id)}], certificate: {{source: aliyun}}}}",
+        ]
+        if policy:
+            lines.append(f"    policy: {policy}")
+    return "\n".join(lines) + "\n"
+
+
 def instance_entry(instance_id: str, **overrides: Any) -> dict[str, Any]:
     """A fleet entry for the emulator (defaults: PostgreSQL 15, cloud ESSD, Running, SSL off)."""
     return {"id": instance_id, "region": "cn-hangzhou", **overrides}

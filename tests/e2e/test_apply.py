@@ -21,6 +21,7 @@ from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
 from tests.e2e.conftest import (
     CliResult,
     Pki,
+    aliyun_spec,
     assert_no_key_material,
     endpoint_of,
     instance_entry,
@@ -32,19 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 FAST = ("--auto-approve", "--poll-interval", "0.05")
 
 Cli = Callable[..., CliResult]
-
-
-def aliyun_spec(*ids: str, policy: str = "") -> str:
-    lines = ["instances:"]
-    for instance_id in ids:
-        lines += [
-            f"  - id: {instance_id}",
-            "    region: cn-hangzhou",
-            f"    ssl: {{enabled: true, endpoints: [{endpoint_of(instance_id)}], certificate: {{source: aliyun}}}}",
-        ]
-        if policy:
-            lines.append(f"    policy: {policy}")
-    return "\n".join(lines) + "\n"
 
 
 def modifies(emulator: RunningEmulator, instance_id: str | None = None) -> list[dict[str, Any]]:

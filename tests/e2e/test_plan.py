@@ -15,6 +15,7 @@ from rdsssl_reconcile.emulator import RunningEmulator
 from tests.e2e.conftest import (
     CliResult,
     Pki,
+    aliyun_spec,
     assert_no_key_material,
     endpoint_of,
     instance_entry,
@@ -26,17 +27,6 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 Cli = Callable[..., CliResult]
-
-
-def aliyun_spec(*ids: str) -> str:
-    lines = ["instances:"]
-    for instance_id in ids:
-        lines += [
-            f"  - id: {instance_id}",
-            "    region: cn-hangzhou",
-            f"    ssl: {{enabled: true, endpoints: [{endpoint_of(instance_id)}], certificate: {{source: aliyun}}}}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def test_demo_specs_plan_on_a_fresh_checkout(tmp_path: Path) -> None:
