@@ -13,7 +13,7 @@ For each instance with a planned change, in a worker thread:
    before anything is sent again.
 5. **Landing**: poll until the instance was seen busy (or ``LastModifyStatus`` moved) and is back to
    Running with ``success``, or until the per-instance timeout; a ``failed`` status is a failure.
-6. **Proof**: re-plan from a fresh read. Only an instance with nothing left to change is ``applied``;
+6. **Proof**: re-plan from the read that showed Running and ``success`` after the restart (a full read: facts, SSL, endpoints). Only an instance with nothing left to change is ``applied``;
    anything else is ``not_converged``, an error.
 """
 
@@ -268,17 +268,17 @@ class Executor:
         issued = self._issue(desired, parameters)
         self._check_interrupted()
         submitted_at = self.clock.monotonic()
-        request_id = self._submit(item, desired, live, wire_parameters(parameters, issued), issued)
-        failure = self._wait_landed(item, desired, live)
+        request_id = self._submit(item, desired, wire_parameters(parameters, issued), issued)
+        landed = self._wait_landed(item, desired, live)
         restart_seconds = self.clock.monotonic() - submitted_at
-        if failure is not None:
+        if isinstance(landed, InstanceResult):
             self.audit.record(
-                "result", time=self.clock.now(), instance=item.id, outcome=failure.outcome.value, detail=failure.detail
+                "result", time=self.clock.now(), instance=item.id, outcome=landed.outcome.value, detail=landed.detail
             )
-            return replace(failure, request_id=request_id, restart_seconds=restart_seconds)
-        self.reporter.phase(item.id, "verifying", "re-reading and re-planning")
-        proof_live = self._reread(desired)
-        proof = plan_instance(desired, proof_live, now=self.clock.now())
+            return replace(landed, request_id=request_id, restart_seconds=restart_seconds)
+        # Proof: re-plan from the read that showed the change had landed (taken after the restart ended).
+        self.reporter.phase(item.id, "verifying", "re-planning from the state read after the restart")
+        proof = plan_instance(desired, landed, now=self.clock.now())
         if proof.status is PlanStatus.IN_SYNC:
             result = InstanceResult(
                 id=item.id,
@@ -352,7 +352,6 @@ class Executor:
         self,
         item: InstancePlan,
         desired: DesiredInstance,
-        before: LiveInstance,
         wire: dict[str, str],
         issued: IssuedCertificate | None,
     ) -> str | None:
@@ -374,7 +373,7 @@ class Executor:
                         self._wait_until_idle(item, desired, deadline)
                     else:
                         self._audit_call(item, f"uncertain:{exc.code}", started, issued, request_id=exc.request_id)
-                        if self._change_started(desired, before):
+                        if self._change_started(desired):
                             self.reporter.phase(
                                 item.id, "submitted", f"accepted despite {exc.code} (the instance is busy)"
                             )
@@ -389,7 +388,7 @@ class Executor:
         finally:
             wire.clear()  # drop the secret values as soon as they are no longer needed
 
-    def _change_started(self, desired: DesiredInstance, before: LiveInstance) -> bool:
+    def _change_started(self, desired: DesiredInstance) -> bool:
         """After an ambiguous failure: did the modify start anyway? (busy now, or setting)."""
         live = self._reread(desired)
         status, modify = _status_of(live)
@@ -414,8 +413,10 @@ class Executor:
 
     # -- landing -----------------------------------------------------------------------------------------
 
-    def _wait_landed(self, item: InstancePlan, desired: DesiredInstance, before: LiveInstance) -> InstanceResult | None:
-        """Wait until the change has landed: None when it has, else the failure to report."""
+    def _wait_landed(
+        self, item: InstancePlan, desired: DesiredInstance, before: LiveInstance
+    ) -> LiveInstance | InstanceResult:
+        """Wait until the change has landed: the state read then, or the failure to report."""
         before_modify = _status_of(before)[1]
         seen_busy = [False]
         started = self.clock.monotonic()
@@ -452,8 +453,8 @@ class Executor:
             interrupted=self.abandon_waits,
             on_observation=observe,
         )
-        if outcome.verdict is Verdict.DONE:
-            return None
+        if outcome.verdict is Verdict.DONE and outcome.last is not None:
+            return outcome.last
         if outcome.verdict is Verdict.FAILED:
             return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=outcome.explanation)
         if self.abandon_waits.is_set():
@@ -468,17 +469,25 @@ def export_files(export_dir: Path, instance_id: str) -> tuple[Path, Path]:
     return export_dir / instance_id / "server.crt", export_dir / instance_id / "server.key"
 
 
-def describe_drift(planned: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def describe_drift(
+    planned: dict[str, Any],
+    current: dict[str, Any],
+    *,
+    desired_then: dict[str, Any] | None = None,
+    desired_now: dict[str, Any] | None = None,
+) -> list[str]:
     """What moved between the reviewed plan of an instance and a fresh one (both as plan JSON).
 
     Empty when nothing did. JSON on both sides because a saved plan is JSON: the same check serves
-    ``apply PLANFILE`` (before anything runs) and every instance right before its request.
+    ``apply PLANFILE`` (before anything runs) and every instance right before its request. Given the
+    desired states as well (a saved plan keeps them), a spec change is named field by field.
     """
     moved: list[str] = []
     if current["desired_digest"] != planned["desired_digest"]:
-        moved.append("the spec changed")
+        spec_moves = field_differences(desired_then, desired_now) if desired_then and desired_now else []
+        moved.extend([f"spec {m}" for m in spec_moves] or ["the spec changed"])
     if current["live_fingerprint"] != planned["live_fingerprint"]:
-        moved.extend(live_differences(planned.get("live"), current.get("live")) or ["the live state changed"])
+        moved.extend(field_differences(planned.get("live"), current.get("live")) or ["the live state changed"])
     fields_now = [c["field"] for c in current["changes"]]
     fields_then = [c["field"] for c in planned["changes"]]
     if current["status"] != planned["status"]:
@@ -490,8 +499,8 @@ def describe_drift(planned: dict[str, Any], current: dict[str, Any]) -> list[str
     return moved
 
 
-def live_differences(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
-    """Field-level differences of two live-state snapshots (``ssl.acl: 'verify-ca' -> 'cert'``)."""
+def field_differences(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """Field-level differences of two JSON snapshots, live or desired (``ssl.acl: 'verify-ca' -> 'cert'``)."""
     from deepdiff import DeepDiff
 
     diff = DeepDiff(before or {}, after or {}, ignore_order=True, verbose_level=2)

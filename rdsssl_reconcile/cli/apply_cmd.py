@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
-from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, export_files, live_differences
+from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, export_files
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli.options import (
     clock_from,
@@ -52,11 +52,9 @@ def _refusal(saved: dict[str, Any], current: Plan, desired: dict[str, Any], targ
         if now is None:
             problems.append(f"{instance_id}: no longer declared in the specs")
             continue
-        moved = describe_drift(planned, now)
-        if "the spec changed" in moved and instance_id in desired:
-            moved.remove("the spec changed")
-            spec_moves = live_differences(saved.get("desired", {}).get(instance_id), desired[instance_id])
-            moved[:0] = [f"spec {m}" for m in spec_moves] or ["the spec changed"]
+        moved = describe_drift(
+            planned, now, desired_then=saved.get("desired", {}).get(instance_id), desired_now=desired.get(instance_id)
+        )
         problems.extend(f"{instance_id}: {m}" for m in moved)
     for instance_id in fresh:
         if instance_id not in {p["id"] for p in saved.get("instances", [])} and (

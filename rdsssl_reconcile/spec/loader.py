@@ -352,7 +352,7 @@ class _FileLoader:
         ssl_raw = merged["ssl"]
         enabled = bool(ssl_raw.get("enabled", False))
         endpoints = tuple(ssl_raw.get("endpoints", ()))
-        policy = self.policy(merged.get("policy", {}), at)
+        policy = self.policy(merged.get("policy", {}))
         certificate: DesiredCertificate | None = None
         cert_raw = ssl_raw.get("certificate")
         if cert_raw is not None:
@@ -369,7 +369,7 @@ class _FileLoader:
             location=self.location(item_path),
         )
 
-    def policy(self, raw: Mapping[str, Any], at: Any) -> RestartPolicy:
+    def policy(self, raw: Mapping[str, Any]) -> RestartPolicy:
         window = MaintenanceWindow.parse(raw["window"]) if "window" in raw else None
         return RestartPolicy(
             mode=RestartMode(raw.get("restart", "allowed")),
