@@ -292,7 +292,10 @@ class Executor:
             result = InstanceResult(
                 id=item.id,
                 outcome=Outcome.NOT_CONVERGED,
-                detail=f"the change landed but the instance is {proof.status.value}: {'; '.join(remaining)}",
+                detail=(
+                    f"the instance reported success, but re-reading it shows {proof.status.value.replace('_', ' ')}: "
+                    + "; ".join(remaining)
+                ),
                 request_id=request_id,
                 restart_seconds=restart_seconds,
                 remaining=remaining,

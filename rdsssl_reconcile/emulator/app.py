@@ -27,7 +27,7 @@ from .backend import RdsBackend
 from .calllog import CallLog, CallRecord, loggable_params, safe_value
 from .clock import BusinessClock
 from .errors import ServiceError
-from .faults import FaultInjector, FaultKind
+from .faults import OUTCOME_BY_KIND, FaultInjector, FaultKind
 from .fleet import load_fleet_file, parse_fleet
 from .models import Instance, Outcome
 from .responses import RdsResponses, RequestContext, encode, error_body
@@ -62,6 +62,9 @@ class HttpResponse:
     headers: tuple[tuple[str, str], ...] = ()
     content_type: str = JSON
     drop: bool = False
+
+
+FAULT_KIND_BY_OUTCOME = {outcome: kind.value for kind, outcome in OUTCOME_BY_KIND.items()}
 
 
 @dataclass(slots=True)
@@ -204,7 +207,7 @@ class EmulatorApp:
             def choose_outcome() -> Outcome:
                 chosen = self.faults.modify_outcome(action, instance_id)
                 if chosen is not Outcome.SUCCESS:
-                    outcome.fault = "hang" if chosen is Outcome.NEVER else "fail"
+                    outcome.fault = FAULT_KIND_BY_OUTCOME[chosen]
                 return chosen
 
             context = RequestContext(

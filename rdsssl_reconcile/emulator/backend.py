@@ -575,6 +575,8 @@ class RdsBackend:
             settled = replace(
                 instance, ssl=pending.target, status="Running", last_modify_status="success", pending=None
             )
+        elif pending.outcome is Outcome.IGNORED:
+            settled = replace(instance, status="Running", last_modify_status="success", pending=None)
         else:
             settled = replace(
                 instance,

@@ -13,7 +13,9 @@ Kinds:
   ``code``/``status``;
 * ``drop``: close the connection without a response;
 * ``hang``: an accepted modify never finishes (busy / ``setting`` until reset or ``set_instance``);
-* ``fail``: an accepted modify ends with ``LastModifyStatus=failed`` and the old configuration.
+* ``fail``: an accepted modify ends with ``LastModifyStatus=failed`` and the old configuration;
+* ``ignore``: an accepted modify restarts and ends with ``LastModifyStatus=success`` but the old
+  configuration, so a client that trusts the status is fooled and one that re-reads is not.
 
 ``error`` and ``drop`` take ``phase: after`` to strike *after* the request was carried out, the nastiest
 case for a client: the modify was accepted but the caller never heard.
@@ -40,6 +42,7 @@ class FaultKind(Enum):
     DROP = "drop"
     HANG = "hang"
     FAIL = "fail"
+    IGNORE = "ignore"
 
 
 ALIASES = {
@@ -51,9 +54,12 @@ ALIASES = {
     "modify_never_finishes": "hang",
     "modify_failed": "fail",
     "failed": "fail",
+    "ignored": "ignore",
+    "silently_ignored": "ignore",
 }
 TRANSPORT_KINDS = frozenset({FaultKind.THROTTLE, FaultKind.ERROR, FaultKind.DROP})
-OUTCOME_KINDS = frozenset({FaultKind.HANG, FaultKind.FAIL})
+OUTCOME_BY_KIND = {FaultKind.HANG: Outcome.NEVER, FaultKind.FAIL: Outcome.FAILED, FaultKind.IGNORE: Outcome.IGNORED}
+OUTCOME_KINDS = frozenset(OUTCOME_BY_KIND)
 RULE_FIELDS = (
     "kind",
     "action",
@@ -233,11 +239,11 @@ class FaultInjector:
             return TransportFault(latency_seconds=latency_ms / 1000.0, rule=chosen)
 
     def modify_outcome(self, action: str, instance_id: str | None) -> Outcome:
-        """Asked once a modify is accepted: does a hang/fail rule claim it?"""
+        """Asked once a modify is accepted: does a hang/fail/ignore rule claim it?"""
         if not self._rules:
             return Outcome.SUCCESS
         with self._lock:
             for rule in self._rules:
                 if rule.kind in OUTCOME_KINDS and rule.matches(action, instance_id) and self._fires(rule):
-                    return Outcome.NEVER if rule.kind is FaultKind.HANG else Outcome.FAILED
+                    return OUTCOME_BY_KIND[rule.kind]
             return Outcome.SUCCESS

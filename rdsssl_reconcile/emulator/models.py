@@ -20,11 +20,14 @@ MODIFY_FAILED_REASON = "Modify DB Instance SSL Config failed."
 
 
 class Outcome(Enum):
-    """How an accepted modify ends; fault rules choose ``FAILED`` and ``NEVER``."""
+    """How an accepted modify ends; fault rules choose ``FAILED``, ``NEVER`` and ``IGNORED``."""
 
     SUCCESS = "success"
     FAILED = "failed"
     NEVER = "never"  # the instance stays busy and ``setting`` until reset or set_instance
+    # Reports ``success`` but keeps the old configuration: the case that "Running again" cannot catch
+    # and only a re-read of the SSL state can.
+    IGNORED = "ignored"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -226,6 +226,24 @@ def test_failed_and_hanging_modifies_are_reported_while_others_proceed(
     assert "timed out after 0:03; last seen: SSLModifying, LastModifyStatus setting" in result.out
 
 
+def test_success_without_the_change_is_not_converged(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    # The failure peer tools miss: the instance restarts, reports success, and still has the old configuration.
+    cloud_env.admin.add_instances([instance_entry(i) for i in ("pgm-ok", "pgm-ignored")])
+    write_spec(spec_dir, aliyun_spec("pgm-ignored", "pgm-ok"))
+    cloud_env.admin.add_fault(kind="ignore", action="ModifyDBInstanceSSL", instance_id="pgm-ignored")
+    result = cli("apply", str(spec_dir), *FAST, "--max-restarts", "2")
+    assert result.code == 3, result.text
+    assert "pgm-ok       applied" in result.out
+    assert "pgm-ignored  not_converged" in result.out
+    assert "the instance reported success, but re-reading it shows change: ssl.enabled: false -> true" in result.out
+    assert cloud_env.admin.instance("pgm-ignored")["last_modify_status"] == "success"
+    # The live state is the only state: the next plan still shows the change.
+    replan = cli("plan", str(spec_dir), "--detailed-exitcode")
+    assert replan.code == 2, replan.text
+    assert "~ pgm-ignored (cn-hangzhou) will be changed" in replan.out
+    assert "Plan: 1 to change" in replan.out
+
+
 def test_max_restarts_bounds_concurrent_restarts(cli: Cli, spec_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = [f"pgm-m{i}" for i in range(10)]
     restart = 1.0

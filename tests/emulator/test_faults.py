@@ -121,6 +121,21 @@ def test_modify_that_fails(seeded, client):
     assert describe_ssl(client, "pgm-f1").sslenabled == "on"
 
 
+def test_modify_that_is_silently_ignored(seeded, client):
+    seeded.admin.add_fault(kind="ignore", action="ModifyDBInstanceSSL", count=1)
+    seeded.admin.settings(restart_seconds=30)
+    modify_ssl(client, "pgm-f1", sslenabled=1, catype="aliyun")
+    assert describe_ssl(client, "pgm-f1").last_modify_status == "setting"
+    seeded.admin.advance_clock(31)
+    body = describe_ssl(client, "pgm-f1")
+    # Reports success, is Running again, and yet nothing changed.
+    assert (body.sslenabled, body.last_modify_status) == ("off", "success")
+    assert seeded.admin.instance("pgm-f1")["status"] == "Running"
+    (modification,) = seeded.admin.modifications()
+    assert (modification["outcome"], modification["planned_outcome"]) == ("ignored", "ignored")
+    assert [c["fault"] for c in seeded.admin.calls() if c["action"] == "ModifyDBInstanceSSL"] == ["ignore"]
+
+
 def test_refused_modify_does_not_use_up_an_outcome_rule(seeded, client):
     seeded.admin.add_fault(kind="fail", count=1)
     expect_error(lambda: modify_ssl(client, "pgm-f1", sslenabled=7), "InvalidSSLStatus", 400)
