@@ -53,36 +53,95 @@ class YamlDocument:
             probe = probe[:-1]
 
 
+class _RefusedDocument(Exception):
+    """Raised inside the converter when a document cannot be turned into values at all."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+#: Values produced from one file, counting every alias expansion: a bound, so that nested aliases
+#: ("billion laughs") are refused instead of exhausting memory. Real fleets stay far below it.
+MAX_VALUES_PER_FILE = 1_000_000
+
+
 class _Converter:
     def __init__(self, document: YamlDocument) -> None:
         self.document = document
         self.loader = yaml.SafeLoader("")
+        self._open: set[int] = set()  # nodes being converted: one seen again is an alias to itself
+        self._budget = MAX_VALUES_PER_FILE
+        self._merged: dict[int, int] = {}  # mapping node id -> pairs that came from merge keys
 
     def convert(self, node: yaml.Node, path: PathKey) -> Any:
         self.document.value_lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                if not isinstance(key, str):
-                    self.document.problems.append(
-                        (line, f"{format_path(path)}: keys must be strings, got {type(key).__name__} {key!r}")
-                    )
-                    continue
-                if key in result:
-                    first = self.document.key_lines.get((*path, key))
+        self._budget -= 1
+        if self._budget < 0:
+            raise _RefusedDocument(
+                node.start_mark.line + 1,
+                f"{format_path(path)}: the document expands to more than {MAX_VALUES_PER_FILE:,} values "
+                "(nested aliases?); expected a spec of ordinary size",
+            )
+        if isinstance(node, yaml.CollectionNode):
+            if id(node) in self._open:
+                raise _RefusedDocument(
+                    node.start_mark.line + 1,
+                    f"{format_path(path)}: an alias refers to a value that contains it; expected a finite document",
+                )
+            self._open.add(id(node))
+            try:
+                return self._convert_collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        return self.loader.construct_object(node, deep=True)
+
+    def _convert_collection(self, node: yaml.CollectionNode, path: PathKey) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
+        merged = self._flatten(node)
+        # Pick the pair that wins for each key first, then convert only those: a value overridden
+        # through a merge key must leave no line marks behind.
+        winners: dict[str, tuple[int, yaml.Node]] = {}
+        own: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
+            key = self.loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                self.document.problems.append(
+                    (line, f"{format_path(path)}: keys must be strings, got {type(key).__name__} {key!r}")
+                )
+                continue
+            if index >= merged:
+                # A key written in this mapping overrides one brought in by ``<<:``, as YAML's merge
+                # key defines; written twice here, it is a duplicate.
+                if key in own:
+                    first = winners[key][0]
                     self.document.problems.append(
                         (line, f"{format_path((*path, key))}: duplicate key (first defined on line {first})")
                     )
                     continue
-                self.document.key_lines[(*path, key)] = line
-                result[key] = self.convert(value_node, (*path, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+                own.add(key)
+            winners[key] = (line, value_node)
+        result: dict[str, Any] = {}
+        for key, (line, value_node) in winners.items():
+            self.document.key_lines[(*path, key)] = line
+            result[key] = self.convert(value_node, (*path, key))
+        return result
+
+    def _flatten(self, node: yaml.MappingNode) -> int:
+        """Resolve ``<<:`` merge keys in place; return how many leading pairs came from merges.
+
+        PyYAML puts merged pairs first (later merged mappings before earlier ones, so that a plain
+        last-wins walk gives YAML's precedence) and the mapping's own pairs after them. The count is
+        remembered because an aliased mapping is flattened once but converted at every alias.
+        """
+        if id(node) not in self._merged:
+            own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+            self.loader.flatten_mapping(node)
+            self._merged[id(node)] = len(node.value) - own
+        return self._merged[id(node)]
 
 
 def load_yaml_file(file: Path) -> YamlDocument:
@@ -100,15 +159,26 @@ def load_yaml_text(text: str, file: Path) -> YamlDocument:
     try:
         nodes = list(_compose_all(text))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        document.problems.append((mark.line + 1 if mark else None, f"not valid YAML: {problem}"))
+        document.problems.append(_yaml_problem(exc))
         return document
     if len(nodes) > 1:
         document.problems.append((nodes[1].start_mark.line + 1, "only one YAML document per file is supported"))
     if nodes:
-        document.data = _Converter(document).convert(nodes[0], ())
+        try:
+            document.data = _Converter(document).convert(nodes[0], ())
+        except _RefusedDocument as refused:
+            document.data = None
+            document.problems.append((refused.line, refused.message))
+        except yaml.YAMLError as exc:  # e.g. an unhashable (collection) key
+            document.data = None
+            document.problems.append(_yaml_problem(exc))
     return document
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return (mark.line + 1 if mark else None, f"not valid YAML: {problem}")
 
 
 #: libyaml's composer when PyYAML was built with it (about 5x faster on large fleets), else pure Python.

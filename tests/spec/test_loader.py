@@ -238,6 +238,66 @@ def test_invalid_yaml_has_line(tmp_path: Path) -> None:
     assert "not valid YAML" in problem
 
 
+def test_anchors_and_merge_keys_work(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "fleet.yaml",
+        """
+        instances:
+          - &common {id: pgm-aaa, region: cn-hangzhou, ssl: {enabled: false}, policy: {restart: never}}
+          - {<<: *common, id: pgm-bbb}
+        """,
+    )
+    first, second = load_specs([tmp_path], now=NOW).instances
+    assert (first.id, second.id) == ("pgm-aaa", "pgm-bbb")
+    assert second.region == "cn-hangzhou"
+    assert second.policy.mode is RestartMode.NEVER
+    assert second.location.line == 3
+
+
+def test_key_overriding_a_merge_is_located_on_its_own_line(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "fleet.yaml",
+        """
+        instances:
+          - &common {id: pgm-aaa, region: cn-hangzhou, ssl: {enabled: false}}
+          - <<: *common
+            id: pgm-bbb
+            region: 42
+        """,
+    )
+    (problem,) = problems_of([tmp_path])
+    assert problem.startswith(f"{spec}:5: instances[1].region: expected"), problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("instances: &a\n  - *a\n", ":1: instances[0]: an alias refers to a value that contains it"),
+        ("? &k [*k]\n: 1\n", ":1: not valid YAML: found unconstructable recursive node"),
+        ("instances:\n  ? [1]\n  : 1\n", ":2: instances: keys must be strings, got list [1]"),
+    ],
+    ids=["self-containing-alias", "recursive-key", "collection-key"],
+)
+def test_malformed_yaml_structures_are_problems_not_crashes(tmp_path: Path, text: str, expected: str) -> None:
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(text, encoding="utf-8")
+    (problem,) = problems_of([tmp_path])
+    assert problem.startswith(f"{spec}{expected}"), problem
+
+
+def test_alias_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rdsssl_reconcile.spec.yaml_source.MAX_VALUES_PER_FILE", 1_000)
+    lines = ["a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for previous, name in zip("abcd", "bcde", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]")
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (problem,) = problems_of([tmp_path])
+    assert "the document expands to more than 1,000 values (nested aliases?)" in problem
+
+
 def test_window_required_for_window_policy_and_format_checked(tmp_path: Path) -> None:
     spec = write(
         tmp_path,
