@@ -100,30 +100,42 @@ def _find_target_file(spec_paths: Sequence[Path]) -> Path | None:
 def _load_target_file(file: Path) -> Target:
     document = load_yaml_file(file)
     data = document.data
-    if document.problems or not isinstance(data, dict):
+
+    def where(*path: str) -> str:
+        line = document.line_of(path) if path else None
+        return f"{file}:{line}" if line else str(file)
+
+    if document.problems:
+        line, problem = document.problems[0]
+        raise TargetError(f"{file}{f':{line}' if line else ''}: {problem}")
+    if not isinstance(data, dict):
         raise TargetError(f"{file}: expected a mapping with 'target:' (see the README)")
-    unknown = set(data) - {"target", "emulator"}
+    unknown = sorted(set(data) - {"target", "emulator"})
     if unknown:
-        raise TargetError(f"{file}: unknown key(s) {', '.join(sorted(unknown))}; expected 'target' and 'emulator'")
+        raise TargetError(f"{where(unknown[0])}: unknown key(s) {', '.join(unknown)}; expected 'target' and 'emulator'")
     kind = data.get("target")
-    line = document.line_of(("target",))
     if kind == "alibaba-cloud":
         return Target(kind="alibaba-cloud", endpoint=None, source=str(file))
     if isinstance(kind, str) and kind.startswith(("http://", "https://")):
-        return Target(kind="emulator", endpoint=normalize_endpoint(kind, source=f"{file}:{line}"), source=str(file))
+        return Target(kind="emulator", endpoint=normalize_endpoint(kind, source=where("target")), source=str(file))
     if kind != "embedded-emulator":
         raise TargetError(
-            f"{file}:{line}: target: expected 'embedded-emulator', 'alibaba-cloud' or an http(s) URL, got {kind!r}"
+            f"{where('target')}: target: expected 'embedded-emulator', 'alibaba-cloud' or an http(s) URL, got {kind!r}"
         )
     emulator = data.get("emulator") or {}
     if not isinstance(emulator, dict) or "fleet" not in emulator:
-        raise TargetError(f"{file}: emulator.fleet is required for target 'embedded-emulator'")
-    unknown = set(emulator) - {"fleet", "state", "restart_seconds"}
+        raise TargetError(f"{where('emulator')}: emulator.fleet is required for target 'embedded-emulator'")
+    unknown = sorted(set(emulator) - {"fleet", "state", "restart_seconds"})
     if unknown:
-        raise TargetError(f"{file}: emulator: unknown key(s) {', '.join(sorted(unknown))}")
+        raise TargetError(
+            f"{where('emulator', unknown[0])}: emulator: unknown key(s) {', '.join(unknown)}; "
+            "expected fleet, state, restart_seconds"
+        )
     restart = emulator.get("restart_seconds", 3)
     if not isinstance(restart, int | float) or isinstance(restart, bool) or restart < 0:
-        raise TargetError(f"{file}: emulator.restart_seconds: expected a number >= 0, got {restart!r}")
+        raise TargetError(
+            f"{where('emulator', 'restart_seconds')}: emulator.restart_seconds: expected a number >= 0, got {restart!r}"
+        )
     base = file.parent
     state = emulator.get("state")
     config = EmbeddedEmulatorConfig(

@@ -1,0 +1,71 @@
+"""Target resolution: the documented precedence, and a located error for every bad _target.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rdsssl_reconcile.cloud.target import resolve_target
+from rdsssl_reconcile.errors import TargetError
+
+
+def write_target(directory: Path, text: str) -> Path:
+    path = directory / "_target.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_precedence_option_then_environment_then_file_then_cloud(tmp_path: Path) -> None:
+    write_target(tmp_path, "target: http://127.0.0.1:9001\n")
+    env = {"RDSSSL_ENDPOINT": "http://127.0.0.1:9002/"}
+    by_option = resolve_target(endpoint_option="http://127.0.0.1:9003", spec_paths=[tmp_path], environ=env)
+    assert (by_option.endpoint, by_option.source) == ("http://127.0.0.1:9003", "--endpoint")
+    by_env = resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ=env)
+    assert (by_env.endpoint, by_env.source) == ("http://127.0.0.1:9002", "RDSSSL_ENDPOINT")
+    by_file = resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
+    assert (by_file.endpoint, by_file.source) == ("http://127.0.0.1:9001", str(tmp_path / "_target.yaml"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    default = resolve_target(endpoint_option=None, spec_paths=[elsewhere], environ={})
+    assert (default.kind, default.endpoint) == ("alibaba-cloud", None)
+    assert default.describe() == "Alibaba Cloud (regional RDS endpoints)"
+
+
+def test_embedded_emulator_paths_resolve_from_the_file(tmp_path: Path) -> None:
+    write_target(
+        tmp_path,
+        "target: embedded-emulator\nemulator: {fleet: fleet.yaml, state: .state/e.json, restart_seconds: 0.5}\n",
+    )
+    target = resolve_target(endpoint_option=None, spec_paths=[tmp_path / "a.yaml"], environ={})
+    assert target.kind == "embedded-emulator"
+    assert target.embedded is not None
+    assert target.embedded.fleet == (tmp_path / "fleet.yaml").resolve()
+    assert target.embedded.state == (tmp_path / ".state" / "e.json").resolve()
+    assert target.embedded.restart_seconds == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("target: [1\n", ":2: not valid YAML"),
+        ("- target\n", ": expected a mapping with 'target:'"),
+        ("target: alibaba-cloud\ntargt: x\n", ":2: unknown key(s) targt; expected 'target' and 'emulator'"),
+        ("target: 5\n", ":1: target: expected 'embedded-emulator', 'alibaba-cloud' or an http(s) URL, got 5"),
+        ("target: http://h/x\n", ":1: the endpoint URL must not have a path or query"),
+        ("target: embedded-emulator\n", ":1: emulator.fleet is required"),
+        (
+            "target: embedded-emulator\nemulator:\n  fleet: f.yaml\n  flet: g.yaml\n",
+            ":4: emulator: unknown key(s) flet; expected fleet, state, restart_seconds",
+        ),
+        (
+            "target: embedded-emulator\nemulator:\n  fleet: f.yaml\n  restart_seconds: -1\n",
+            ":4: emulator.restart_seconds: expected a number >= 0, got -1",
+        ),
+    ],
+)
+def test_bad_target_file_is_a_located_error(tmp_path: Path, text: str, expected: str) -> None:
+    path = write_target(tmp_path, text)
+    with pytest.raises(TargetError) as info:
+        resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
+    assert str(info.value).startswith(f"{path}{expected}"), str(info.value)
