@@ -36,6 +36,14 @@ from rdsssl_reconcile.spec.model import IssuerCertificate, desired_to_json
 EXIT_INTERRUPTED = 130
 
 
+def _check_declared(option: str, ids: tuple[str, ...], by_id: dict[str, Any]) -> None:
+    unknown = sorted(set(ids) - set(by_id))
+    if unknown:
+        raise UserError(
+            f"{option} {', '.join(unknown)}: not declared in the specs (declared: {', '.join(sorted(by_id))})"
+        )
+
+
 def _is_plan_file(paths: tuple[Path, ...]) -> bool:
     return len(paths) == 1 and paths[0].is_file() and paths[0].suffix not in (".yaml", ".yml")
 
@@ -168,14 +176,11 @@ def apply(
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection):
         if saved is not None:
             _check_same_target(saved, connection.target.to_json())
-        plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
         by_id = spec_set.by_id()
-        if target_filter is not None:
-            unknown = sorted(target_filter - set(by_id))
-            if unknown:
-                raise UserError(
-                    f"--target {', '.join(unknown)}: not declared in the specs (declared: {', '.join(sorted(by_id))})"
-                )
+        # A typo in an instance id is a user mistake: refused before the first cloud call.
+        _check_declared("--target", targets, by_id)
+        _check_declared("--allow-restart", allow_restart, by_id)
+        plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
         if saved is not None:
             problems = _refusal(saved, plan, {i: desired_to_json(d) for i, d in by_id.items()}, target_filter)
             if problems:

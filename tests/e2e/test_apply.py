@@ -176,7 +176,13 @@ def test_target_applies_a_subset(cli: Cli, cloud_env: RunningEmulator, spec_dir:
     result = cli("apply", str(spec_dir), *FAST, "--target", "pgm-b")
     assert result.code == 0, result.text
     assert [c["instance_id"] for c in modifies(cloud_env)] == ["pgm-b"]
-    assert cli("apply", str(spec_dir), *FAST, "--target", "pgm-zzz").code == 1
+    cloud_env.admin.clear_calls()
+    for option in ("--target", "--allow-restart"):
+        typo = cli("apply", str(spec_dir), *FAST, option, "pgm-zzz")
+        assert typo.code == 1, typo.text
+        assert f"{option} pgm-zzz: not declared in the specs (declared: pgm-a, pgm-b)" in typo.err
+    # Refused before the first cloud call, not after reading the fleet.
+    assert cloud_env.admin.calls() == []
 
 
 # -- faults ----------------------------------------------------------------------------------------
