@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -180,6 +180,28 @@ def _origin(origins: dict[PathKey, PathKey], path: PathKey) -> PathKey:
     return path
 
 
+#: Longest string echoed back in an error message; longer ones are cut.
+_ECHO_LIMIT = 80
+
+
+def _holds_private_key(text: str) -> bool:
+    """``-----BEGIN [RSA |EC |ENCRYPTED |OPENSSH ]PRIVATE KEY-----`` anywhere in ``text``."""
+    return "PRIVATE KEY-----" in text
+
+
+def _private_key_strings(value: Any, path: PathKey) -> Iterator[PathKey]:
+    """Paths of every string in a spec document that holds a private key."""
+    if isinstance(value, str):
+        if _holds_private_key(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _private_key_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _private_key_strings(item, (*path, index))
+
+
 def _yaml_type(value: Any) -> str:
     if value is None:
         return "nothing (null)"
@@ -188,6 +210,12 @@ def _yaml_type(value: Any) -> str:
     if isinstance(value, int | float):
         return f"a number ({value!r})"
     if isinstance(value, str):
+        if _holds_private_key(value):
+            return "a string holding a private key (not shown)"
+        if "-----BEGIN" in value:
+            return f"PEM text ({len(value)} characters, not shown)"
+        if len(value) > _ECHO_LIMIT:
+            return f"a string ({value[:_ECHO_LIMIT]!r}... {len(value)} characters)"
         return f"a string ({value!r})"
     if isinstance(value, list):
         return "a list"
@@ -319,6 +347,17 @@ class _FileLoader:
         if data is None:
             self.problems.add(self.doc.file, None, "", "the file is empty; expected a mapping with 'instances:'")
             return []
+        # Checked over the whole document, not only where keys belong: a key pasted into any field
+        # would end up in Git and, through descriptions or error messages, in plans and CI logs.
+        for path in _private_key_strings(data, ()):
+            if path[-2:] in (("key", "pem"), ("ca_key", "pem")):
+                continue  # the schema's own message says it: "private keys cannot be written inline"
+            self.problem(
+                path,
+                "holds a private key, which must never be written in a spec (it would be committed to Git); "
+                "keep it in a file (mode 0600) or an environment variable and reference it as "
+                "{file: PATH} or {env: NAME}",
+            )
         file_errors = _schema_problems(_FILE_VALIDATOR, data)
         for path, at_key, message in file_errors:
             self.problem(path, message, at_key=at_key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,6 +183,37 @@ def test_inline_private_key_is_refused_with_the_reason(tmp_path: Path) -> None:
     )
     # The refused value is never echoed back.
     assert not any("BEGIN PRIVATE KEY" in p for p in problems)
+
+
+def test_private_key_pasted_anywhere_is_refused_and_never_echoed(tmp_path: Path, server_pair: dict[str, str]) -> None:
+    key = server_pair["key"]
+    body = key.splitlines()[1]
+    spec = tmp_path / "a.yaml"
+    quoted = json.dumps(key)  # a JSON string is a valid YAML double-quoted scalar
+    spec.write_text(
+        "instances:\n"
+        f"  - id: {quoted}\n"
+        "    region: cn-hangzhou\n"
+        f"    description: {quoted}\n"
+        "    ssl:\n"
+        f"      enabled: {quoted}\n",
+        encoding="utf-8",
+    )
+    problems = problems_of([spec])
+    for line, path in ((2, "id"), (4, "description"), (6, "ssl.enabled")):
+        assert any(
+            p.startswith(f"{spec}:{line}: instances[0].{path}: holds a private key, which must never be written")
+            for p in problems
+        ), problems
+    # Type errors on the same values say what was found without showing it.
+    assert any("got a string holding a private key (not shown)" in p for p in problems)
+    assert not any("PRIVATE KEY-----" in p or body in p for p in problems)
+
+
+def test_long_values_are_cut_in_messages(tmp_path: Path) -> None:
+    spec = write(tmp_path, "a.yaml", f"instances:\n  - id: pgm-aaa\n    region: {'x' * 500}\n")
+    problems = problems_of([spec])
+    assert any("got a string ('" + "x" * 80 + "'... 500 characters)" in p for p in problems), problems
 
 
 def test_missing_file_and_unset_env_var(tmp_path: Path) -> None:
