@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rdsssl_reconcile.apply.audit import AuditLog
-from rdsssl_reconcile.apply.policy import decide
+from rdsssl_reconcile.apply.policy import PolicyDecision, decide
 from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
 from rdsssl_reconcile.cloud.port import BUSY_CODES, CloudClient
@@ -70,6 +70,7 @@ class InstanceResult:
     elapsed_seconds: float = 0.0
     next_window: datetime | None = None
     remaining: tuple[str, ...] = ()
+    still_busy: bool = False  # timed out while the instance was still restarting
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,8 +112,29 @@ def _status_of(live: LiveInstance) -> tuple[str, str]:
     return status, modify
 
 
+def _is_busy(live: LiveInstance) -> bool:
+    status, modify = _status_of(live)
+    return status != "Running" or modify == "setting"
+
+
 class _Interrupted(Exception):
     """Raised inside a worker when the run was interrupted before it submitted anything."""
+
+
+class _DeferredNow(Exception):
+    """Raised when, while retrying a refused submission, the policy stopped allowing the restart."""
+
+    def __init__(self, decision: PolicyDecision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+class _Uncertain(Exception):
+    """Raised when it cannot be told whether an ambiguously failed modify was carried out."""
+
+
+class _NoSlot(Exception):
+    """Raised to queued instances when every restart slot is held by an instance that timed out busy."""
 
 
 class Executor:
@@ -135,6 +157,10 @@ class Executor:
         self.reporter = reporter
         self.target = target
         self._slots = threading.BoundedSemaphore(max(1, settings.max_restarts))
+        # Slots of instances that timed out while still restarting are kept, not released: releasing
+        # them would start more restarts at once than --max-restarts allows.
+        self._held_by_timeouts: list[str] = []
+        self._held_lock = threading.Lock()
         self.stop_submitting = threading.Event()
         self.abandon_waits = threading.Event()
 
@@ -183,6 +209,17 @@ class Executor:
             result = InstanceResult(
                 id=item.id, outcome=Outcome.SKIPPED, detail="interrupted before submitting: not changed"
             )
+        except _NoSlot as exc:
+            result = InstanceResult(id=item.id, outcome=Outcome.SKIPPED, detail=str(exc))
+        except _DeferredNow as exc:
+            result = InstanceResult(
+                id=item.id,
+                outcome=Outcome.DEFERRED,
+                detail=f"not submitted: {exc.decision.reason}",
+                next_window=exc.decision.next_window,
+            )
+        except _Uncertain as exc:
+            result = InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=str(exc))
         except CloudError as exc:
             result = InstanceResult(
                 id=item.id, outcome=Outcome.FAILED, detail=f"{exc.action} failed: {exc.code}: {exc.message}"
@@ -209,11 +246,22 @@ class Executor:
         self.reporter.phase(instance_id, "queued", "waiting for a restart slot")
         while not self._slots.acquire(timeout=0.2):
             self._check_interrupted()
+            with self._held_lock:
+                held = list(self._held_by_timeouts)
+            if len(held) >= max(1, self.settings.max_restarts):
+                raise _NoSlot(
+                    f"not submitted: {', '.join(held)} still restarting after the timeout "
+                    f"{'holds' if len(held) == 1 else 'hold'} every restart slot (--max-restarts "
+                    f"{self.settings.max_restarts}); run 'plan' once it has settled"
+                )
 
     def _apply(self, item: InstancePlan, desired: DesiredInstance) -> InstanceResult:
-        if item.status is PlanStatus.ERROR:
+        if item.status in (PlanStatus.ERROR, PlanStatus.NOT_FOUND):
+            # Declared but unreadable or missing: the spec cannot be converged, which is a failure.
             return InstanceResult(
-                id=item.id, outcome=Outcome.FAILED, detail=f"could not be planned: {'; '.join(item.reasons)}"
+                id=item.id,
+                outcome=Outcome.FAILED,
+                detail=f"could not be planned ({item.status.value.replace('_', ' ')}): {'; '.join(item.reasons)}",
             )
         if item.status is not PlanStatus.CHANGE or item.request is None:
             reason = "; ".join(item.reasons)
@@ -230,17 +278,25 @@ class Executor:
         restarts = item.restart.restart.counts_as_restart
         if restarts:
             self._acquire_slot(item.id)
+        result: InstanceResult | None = None
         try:
-            return self._apply_in_slot(item, desired)
+            result = self._apply_in_slot(item, desired)
+            return result
         finally:
             if restarts:
-                self._slots.release()
+                if result is not None and result.still_busy:
+                    with self._held_lock:
+                        self._held_by_timeouts.append(item.id)
+                else:
+                    self._slots.release()
 
     def _reread(self, desired: DesiredInstance) -> LiveInstance:
         return read_one(self.client, InstanceRef(instance_id=desired.id, region=desired.region), can_carry_ssl)
 
     def _apply_in_slot(self, item: InstancePlan, desired: DesiredInstance) -> InstanceResult:
         self._check_interrupted()
+        # One deadline for the whole instance: waiting to submit and waiting to land share it.
+        deadline = self.clock.monotonic() + self.settings.instance_timeout
         self.reporter.phase(item.id, "checking", "re-reading the live state")
         live = self._reread(desired)
         if live.outcome is not ReadOutcome.FOUND:
@@ -268,8 +324,8 @@ class Executor:
         issued = self._issue(desired, parameters)
         self._check_interrupted()
         submitted_at = self.clock.monotonic()
-        request_id = self._submit(item, desired, wire_parameters(parameters, issued), issued)
-        landed = self._wait_landed(item, desired, live)
+        request_id = self._submit(item, current, desired, wire_parameters(parameters, issued), issued, deadline)
+        landed = self._wait_landed(item, desired, live, deadline)
         restart_seconds = self.clock.monotonic() - submitted_at
         if isinstance(landed, InstanceResult):
             self.audit.record(
@@ -354,15 +410,26 @@ class Executor:
     def _submit(
         self,
         item: InstancePlan,
+        current: InstancePlan,
         desired: DesiredInstance,
         wire: dict[str, str],
         issued: IssuedCertificate | None,
+        deadline: float,
     ) -> str | None:
-        """Send the request once it is accepted; returns the RequestId (None if only inferred)."""
-        deadline = self.clock.monotonic() + self.settings.instance_timeout
+        """Send the request until it is accepted; returns the RequestId (None if only inferred).
+
+        Before every retry the run must still be uninterrupted and the policy must still allow the
+        restart at that moment: "busy" answers can go on long enough for a maintenance window to close.
+        """
         next_delay = self.settings.backoff.delays()
         try:
             while True:
+                self._check_interrupted()
+                decision = decide(
+                    current, desired.policy, now=self.clock.now(), allow_restart=self.settings.allow_restart
+                )
+                if not decision.allowed:
+                    raise _DeferredNow(decision)
                 self.reporter.phase(item.id, "submitting", "ModifyDBInstanceSSL")
                 started = time.monotonic()
                 try:
@@ -376,7 +443,7 @@ class Executor:
                         self._wait_until_idle(item, desired, deadline)
                     else:
                         self._audit_call(item, f"uncertain:{exc.code}", started, issued, request_id=exc.request_id)
-                        if self._change_started(desired):
+                        if self._change_started(item, desired, exc.code, deadline):
                             self.reporter.phase(
                                 item.id, "submitted", f"accepted despite {exc.code} (the instance is busy)"
                             )
@@ -391,11 +458,34 @@ class Executor:
         finally:
             wire.clear()  # drop the secret values as soon as they are no longer needed
 
-    def _change_started(self, desired: DesiredInstance) -> bool:
-        """After an ambiguous failure: did the modify start anyway? (busy now, or setting)."""
-        live = self._reread(desired)
-        status, modify = _status_of(live)
-        return status != "Running" or modify == "setting"
+    def _change_started(self, item: InstancePlan, desired: DesiredInstance, code: str, deadline: float) -> bool:
+        """After an ambiguous failure: did the modify start anyway? (busy now, or setting).
+
+        Only a successful read answers; an unreadable instance is re-read until the deadline, and if it
+        never answers the outcome is reported as unknown rather than guessed either way.
+        """
+
+        def judge(live: LiveInstance) -> Judgement:
+            if live.outcome is ReadOutcome.FOUND and live.facts is not None:
+                return Judgement(Verdict.DONE, "read")
+            reason = live.error.message if live.error else live.outcome.value
+            return Judgement(Verdict.CONTINUE, f"the instance could not be re-read ({reason})")
+
+        self.reporter.phase(item.id, "checking", f"ModifyDBInstanceSSL answered {code}; did it start anyway?")
+        outcome = poll_until(
+            lambda: self._reread(desired),
+            judge,
+            timeout=max(0.0, deadline - self.clock.monotonic()),
+            clock=self.clock,
+            backoff=self.settings.backoff,
+            interrupted=self.abandon_waits,
+        )
+        if outcome.verdict is not Verdict.DONE or outcome.last is None:
+            raise _Uncertain(
+                f"ModifyDBInstanceSSL answered {code} and then {outcome.explanation}: it is unknown whether the "
+                "change was accepted. Run 'plan' to see the instance's state"
+            )
+        return _is_busy(outcome.last)
 
     def _wait_until_idle(self, item: InstancePlan, desired: DesiredInstance, deadline: float) -> None:
         def judge(live: LiveInstance) -> Judgement:
@@ -417,7 +507,7 @@ class Executor:
     # -- landing -----------------------------------------------------------------------------------------
 
     def _wait_landed(
-        self, item: InstancePlan, desired: DesiredInstance, before: LiveInstance
+        self, item: InstancePlan, desired: DesiredInstance, before: LiveInstance, deadline: float
     ) -> LiveInstance | InstanceResult:
         """Wait until the change has landed: the state read then, or the failure to report."""
         before_modify = _status_of(before)[1]
@@ -450,7 +540,7 @@ class Executor:
         outcome = poll_until(
             lambda: self._reread(desired),
             judge,
-            timeout=self.settings.instance_timeout,
+            timeout=max(0.0, deadline - self.clock.monotonic()),
             clock=self.clock,
             backoff=self.settings.backoff,
             interrupted=self.abandon_waits,
@@ -463,8 +553,10 @@ class Executor:
         if self.abandon_waits.is_set():
             detail = f"interrupted while the change was in flight; last seen: {outcome.explanation}. Run 'plan' to see where it ended"
         else:
-            detail = f"timed out after {mmss(outcome.waited_seconds)}; last seen: {outcome.explanation}"
-        return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=detail)
+            detail = f"timed out after {mmss(self.settings.instance_timeout)}; last seen: {outcome.explanation}"
+        last = outcome.last
+        still_busy = last is None or last.outcome is not ReadOutcome.FOUND or _is_busy(last)
+        return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=detail, still_busy=still_busy)
 
 
 def export_files(export_dir: Path, instance_id: str) -> tuple[Path, Path]:

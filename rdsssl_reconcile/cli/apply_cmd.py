@@ -18,6 +18,7 @@ import click
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
 from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, export_files
 from rdsssl_reconcile.apply.waiting import Backoff
+from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
     clock_from,
     endpoint_option,
@@ -33,7 +34,8 @@ from rdsssl_reconcile.planning.model import Plan, PlanStatus
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.model import IssuerCertificate, desired_to_json
 
-EXIT_INTERRUPTED = 130
+#: Plan statuses that mean an instance could not be planned at all: an error for apply, as for plan.
+UNPLANNABLE = (PlanStatus.ERROR, PlanStatus.NOT_FOUND)
 
 
 def _check_declared(option: str, ids: tuple[str, ...], by_id: dict[str, Any]) -> None:
@@ -172,6 +174,7 @@ def apply(
     else:
         spec_paths = list(paths) if paths else [Path("specs")]
     target_filter = set(targets) if targets else None
+    audit = AuditLog(audit_log or default_audit_path())  # proven writable before any cloud call
 
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection):
         if saved is not None:
@@ -193,10 +196,14 @@ def apply(
             if output_format == "text":
                 click.echo(render_plan(plan, "text"), nl=False)
             if not any(item.status is PlanStatus.CHANGE for item, _ in items):
-                click.echo("No changes. Nothing to apply.", err=output_format == "json")
+                unplanned = [item.id for item, _ in items if item.status in UNPLANNABLE]
+                message = "No changes. Nothing to apply."
+                if unplanned:
+                    message = f"No changes to apply, but {len(unplanned)} instance(s) could not be planned: {', '.join(unplanned)}."
+                click.echo(message, err=output_format == "json" or bool(unplanned))
                 if output_format == "json":
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
-                return 0
+                return EXIT_ERROR if unplanned else EXIT_OK
             _confirm(plan, auto_approve)
 
         if export_dir is not None:
@@ -221,7 +228,7 @@ def apply(
             connection.client,
             clock=clock,
             settings=settings,
-            audit=AuditLog(audit_log or default_audit_path()),
+            audit=audit,
             reporter=reporter,
             target=connection.target.to_json(),
         )
@@ -234,7 +241,15 @@ def apply(
             click.echo(json.dumps(report.to_json(), indent=2))
         else:
             click.echo(report.render_text(), nl=False)
-        return EXIT_INTERRUPTED if interrupted else report.exit_code
+        if audit.failures:
+            click.echo(
+                f"Error: the audit log {audit.path} could not be written {len(audit.failures)} time(s) "
+                f"(first: {audit.failures[0]}); the results above are complete.",
+                err=True,
+            )
+        if interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_ERROR if audit.failures and report.exit_code == EXIT_OK else report.exit_code
 
 
 def _check_same_target(saved: dict[str, Any], current: dict[str, Any]) -> None:

@@ -394,3 +394,88 @@ def test_now_option_rejects_garbage(cli: Cli) -> None:
     result = cli("apply", "--now", "next tuesday")
     assert result.code == 1
     assert "--now: expected an ISO 8601 time" in result.err
+
+
+# -- failures around the submission ------------------------------------------------------------------
+
+
+def busy_intervals(emulator: RunningEmulator) -> int:
+    """The largest number of instances the emulator saw restarting at the same time."""
+    events = []
+    for m in emulator.admin.modifications():
+        events.append((m["accepted_at"], 1))
+        if m["finished_at"] is not None:
+            events.append((m["finished_at"], -1))
+    busy = peak = 0
+    for _, delta in sorted(events):
+        busy += delta
+        peak = max(peak, busy)
+    return peak
+
+
+def test_timed_out_restart_keeps_its_slot(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    # pgm-a never finishes restarting. Releasing its slot at the timeout would start pgm-b's restart
+    # while pgm-a is still restarting: two at once with --max-restarts 1.
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
+    cloud_env.admin.add_fault(kind="hang", action="ModifyDBInstanceSSL", instance_id="pgm-a")
+    result = cli("apply", str(spec_dir), *FAST, "--parallelism", "1", "--max-restarts", "1", "--instance-timeout", "1")
+    assert result.code == 3, result.text
+    assert "pgm-a  failed" in result.out
+    assert "pgm-b  skipped" in result.out
+    assert "pgm-a still restarting after the timeout holds every restart slot (--max-restarts 1)" in result.out
+    assert [m["instance_id"] for m in cloud_env.admin.modifications()] == ["pgm-a"]
+
+
+def test_unreadable_instance_after_an_ambiguous_error_is_reported_unknown(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path
+) -> None:
+    # The modify gets a 503 *before* it is carried out, and the instance cannot be read afterwards:
+    # nothing says the change started, so the tool must neither wait for it nor claim it.
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    write_spec(spec_dir, aliyun_spec("pgm-a"))
+    cloud_env.admin.add_fault(kind="error", action="ModifyDBInstanceSSL", count=1)
+    # The plan and the pre-submit check read the instance once each; every read after that fails.
+    cloud_env.admin.add_fault(kind="error", action="DescribeDBInstances", after=2)
+    result = cli("apply", str(spec_dir), *FAST, "--instance-timeout", "2")
+    assert result.code == 3, result.text
+    assert "pgm-a  failed" in result.out
+    assert "it is unknown whether the change was accepted" in result.out
+    assert cloud_env.admin.modifications() == []
+
+
+def test_apply_with_nothing_to_change_but_unplannable_instances_fails(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path
+) -> None:
+    write_spec(spec_dir, aliyun_spec("pgm-missing"))
+    result = cli("apply", str(spec_dir), *FAST)
+    assert result.code == 1, result.text
+    assert "No changes to apply, but 1 instance(s) could not be planned: pgm-missing." in result.err
+
+
+def test_unwritable_audit_log_is_refused_before_any_call(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    write_spec(spec_dir, aliyun_spec("pgm-a"))
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    cloud_env.admin.clear_calls()
+    result = cli("apply", str(spec_dir), *FAST, "--audit-log", str(tmp_path / "a-file" / "audit.jsonl"))
+    assert result.code == 1, result.text
+    assert f"--audit-log {tmp_path / 'a-file' / 'audit.jsonl'}: cannot write the audit log" in result.err
+    assert "Traceback" not in result.err
+    assert cloud_env.admin.calls() == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to fill the disk on demand")
+def test_audit_write_failure_never_abandons_a_restart(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    # Every audit write fails (a full disk). The changes must still be waited for, proven and reported,
+    # with --max-restarts respected, and the failure reported at the end.
+    cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b")])
+    write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
+    result = cli("apply", str(spec_dir), *FAST, "--max-restarts", "1", "--audit-log", "/dev/full")
+    assert result.code == 1, result.text
+    assert "pgm-a  applied" in result.out
+    assert "pgm-b  applied" in result.out
+    assert "Error: the audit log /dev/full could not be written" in result.err
+    assert busy_intervals(cloud_env) == 1
