@@ -16,7 +16,7 @@ import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from rdsssl_reconcile.pki.summary import (
     summarize_certificate,
     summarize_crl,
 )
+from rdsssl_reconcile.planning.rules import RESTART_SECONDS
 from rdsssl_reconcile.spec import schema as spec_schema
 from rdsssl_reconcile.spec.model import (
     AliyunCertificate,
@@ -54,6 +55,8 @@ from rdsssl_reconcile.spec.window import MaintenanceWindow
 from rdsssl_reconcile.spec.yaml_source import PathKey, YamlDocument, format_path, load_yaml_file
 
 DEFAULT_SPEC_DIR = Path("specs")
+#: apply starts a restart in a window only if the whole restart fits before the window closes.
+RESTART_DURATION = timedelta(seconds=RESTART_SECONDS)
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 _FILE_SCHEMA: dict[str, Any] = {
@@ -392,6 +395,14 @@ class _FileLoader:
         enabled = bool(ssl_raw.get("enabled", False))
         endpoints = tuple(ssl_raw.get("endpoints", ()))
         policy = self.policy(merged.get("policy", {}))
+        window = policy.window
+        if policy.mode is RestartMode.WINDOW and window is not None and window.duration < RESTART_DURATION:
+            minutes = int(window.duration.total_seconds() // 60)
+            self.problem(
+                at("policy", "window"),
+                f"the window lasts {minutes} min, shorter than a restart (~{RESTART_SECONDS // 60} min), so no "
+                f"change could ever start in it; expected a window of at least {RESTART_SECONDS // 60} minutes",
+            )
         certificate: DesiredCertificate | None = None
         cert_raw = ssl_raw.get("certificate")
         if cert_raw is not None:

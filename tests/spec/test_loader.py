@@ -351,6 +351,29 @@ def test_window_required_for_window_policy_and_format_checked(tmp_path: Path) ->
     assert any(":9: instances[1].policy.window: expected a UTC window such as '02:00-04:00'" in p for p in problems)
 
 
+def test_window_shorter_than_a_restart_is_refused(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        defaults:
+          region: cn-hangzhou
+          ssl: {enabled: false}
+        instances:
+          - id: pgm-aaa
+            policy: {restart: window, window: "02:00-02:02"}
+          - id: pgm-bbb
+            policy: {restart: window, window: "sun 23:58-00:01"}
+        """,
+    )
+    # Only the first can never be used: a restart needs ~3 minutes before the window closes,
+    # and the second spans midnight for exactly that long.
+    assert problems_of([spec]) == [
+        f"{spec}:6: instances[0].policy.window: the window lasts 2 min, shorter than a restart (~3 min), so no "
+        "change could ever start in it; expected a window of at least 3 minutes"
+    ]
+
+
 def test_errors_in_defaults_point_at_defaults(tmp_path: Path) -> None:
     spec = write(
         tmp_path,
