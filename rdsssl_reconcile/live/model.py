@@ -52,6 +52,7 @@ class LiveCertificate:
     der: bytes | None
     summary: CertSummary | None
     problem: str | None = None
+    chain_sha256: tuple[str, ...] = ()  # certificates after the leaf, in the order returned
 
     def __repr__(self) -> str:
         return f"LiveCertificate({self.summary.short() if self.summary else self.problem})"
@@ -122,6 +123,12 @@ def live_ssl_to_json(ssl: LiveSsl) -> dict[str, Any]:
         "server_cert": ssl.server_cert.summary.to_dict()
         if ssl.server_cert and ssl.server_cert.summary
         else (ssl.server_cert.problem if ssl.server_cert else None),
+        # Only when present, so that fingerprints of chain-less states stay what they were.
+        **(
+            {"server_cert_chain": list(ssl.server_cert.chain_sha256)}
+            if ssl.server_cert and ssl.server_cert.chain_sha256
+            else {}
+        ),
         "server_key_public_sha256": ssl.server_key_public_sha256,
         "client_ca": ssl.client_ca.summary.to_dict()
         if ssl.client_ca and ssl.client_ca.summary

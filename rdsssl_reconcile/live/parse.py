@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from rdsssl_reconcile.errors import PemError
 from rdsssl_reconcile.live.model import Endpoint, InstanceFacts, LiveCertificate, LiveSsl
-from rdsssl_reconcile.pki.pem import load_certificate, load_crl, load_private_key
-from rdsssl_reconcile.pki.summary import summarize_certificate, summarize_crl, summarize_private_key
+from rdsssl_reconcile.pki.pem import load_certificates, load_crl, load_private_key
+from rdsssl_reconcile.pki.summary import sha256_fingerprint, summarize_certificate, summarize_crl, summarize_private_key
 
 _TRUE = {"on", "yes", "1", "true", "enabled"}
 
@@ -86,10 +86,14 @@ def _certificate(value: Any, what: str) -> LiveCertificate | None:
     if pem is None:
         return None
     try:
-        cert = load_certificate(pem, what=what)
+        leaf, *chain = load_certificates(pem, what=what)
     except PemError as exc:
         return LiveCertificate(der=None, summary=None, problem=f"unparseable {what}: {exc}")
-    return LiveCertificate(der=cert.public_bytes(Encoding.DER), summary=summarize_certificate(cert))
+    return LiveCertificate(
+        der=leaf.public_bytes(Encoding.DER),
+        summary=summarize_certificate(leaf),
+        chain_sha256=tuple(sha256_fingerprint(c.public_bytes(Encoding.DER)) for c in chain),
+    )
 
 
 def redact_server_key(body: dict[str, Any]) -> dict[str, Any]:

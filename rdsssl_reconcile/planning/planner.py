@@ -48,6 +48,12 @@ def _cert_text(cert: LiveCertificate | None) -> str:
     return cert.summary.short() if cert.summary else f"(unparseable: {cert.problem})"
 
 
+def _chain_text(fingerprints: tuple[str, ...]) -> str:
+    if not fingerprints:
+        return "no chain (the leaf alone)"
+    return ", ".join(f"sha256 {f[:23]}" for f in fingerprints)
+
+
 def _live_ca_type(ssl: LiveSsl) -> str:
     return ssl.ca_type or "aliyun"
 
@@ -166,6 +172,18 @@ def _certificate_changes(
             if have_type != "custom" or turning_on or live_sha != cert.summary.sha256:
                 changes.append(
                     FieldChange("ssl.certificate", _cert_text(ssl.server_cert), cert.summary.short(), custom_rule)
+                )
+            elif ssl.server_cert is not None and ssl.server_cert.chain_sha256 not in ((), cert.chain_sha256):
+                # Same leaf, other chain (a re-issued intermediate). Compared only when the live
+                # certificate carries a chain: whether RDS keeps one is undocumented, and a service that
+                # dropped it must not produce a diff that never goes away.
+                changes.append(
+                    FieldChange(
+                        "ssl.certificate.chain",
+                        _chain_text(ssl.server_cert.chain_sha256),
+                        _chain_text(cert.chain_sha256),
+                        custom_rule,
+                    )
                 )
             if have_type != "custom" or turning_on or ssl.server_key_public_sha256 != key.summary.public_key_sha256:
                 changes.append(

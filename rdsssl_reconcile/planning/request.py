@@ -48,7 +48,8 @@ class CertificateValue:
     material: CertificateMaterial
 
     def display(self) -> str:
-        extra = f" + {len(self.material.certificates) - 1} chain cert(s)" if len(self.material.certificates) > 1 else ""
+        chain = self.material.chain_sha256
+        extra = f" + chain {', '.join(f'sha256 {f[:23]}' for f in chain)}" if chain else ""
         return f"<certificate sha256 {self.material.summary.sha256}{extra} from {self.material.ref.describe()}>"
 
     def wire(self, issued: IssuedCertificate | None) -> str:

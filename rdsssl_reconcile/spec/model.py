@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
 from rdsssl_reconcile.pki.pem import (
@@ -25,7 +26,13 @@ from rdsssl_reconcile.pki.pem import (
     crl_to_pem,
     private_key_to_pkcs8_pem,
 )
-from rdsssl_reconcile.pki.summary import CertSummary, CrlSummary, KeySummary, summarize_private_key
+from rdsssl_reconcile.pki.summary import (
+    CertSummary,
+    CrlSummary,
+    KeySummary,
+    sha256_fingerprint,
+    summarize_private_key,
+)
 from rdsssl_reconcile.spec.window import MaintenanceWindow
 
 
@@ -77,6 +84,11 @@ class CertificateMaterial:
     @property
     def leaf(self) -> x509.Certificate:
         return self.certificates[0]
+
+    @property
+    def chain_sha256(self) -> tuple[str, ...]:
+        """Fingerprints of the certificates after the leaf (sent with it in ServerCert)."""
+        return tuple(sha256_fingerprint(c.public_bytes(Encoding.DER)) for c in self.certificates[1:])
 
     def pem(self) -> str:
         """Canonical PEM (whatever whitespace or text dump the file had)."""
@@ -205,7 +217,10 @@ class DesiredInstance:
 
 
 def _cert_json(material: CertificateMaterial) -> dict[str, Any]:
-    return {"ref": material.ref.to_json(), "sha256": material.summary.sha256}
+    # The chain is part of what is sent, so part of the digest a saved plan is checked against;
+    # only present when there is one, so that chain-less digests stay what they were.
+    chain = {"chain_sha256": list(material.chain_sha256)} if material.chain_sha256 else {}
+    return {"ref": material.ref.to_json(), "sha256": material.summary.sha256, **chain}
 
 
 def desired_to_json(instance: DesiredInstance) -> dict[str, Any]:

@@ -479,3 +479,51 @@ def test_audit_write_failure_never_abandons_a_restart(cli: Cli, cloud_env: Runni
     assert "pgm-b  applied" in result.out
     assert "Error: the audit log /dev/full could not be written" in result.err
     assert busy_intervals(cloud_env) == 1
+
+
+# -- certificate chains ------------------------------------------------------------------------------
+
+
+def test_changed_intermediate_is_planned_and_makes_a_saved_plan_stale(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
+    from tests.pki.builders import make_cert, rsa_key
+
+    # The leaf stays; the intermediate after it is re-issued (same key and name, new validity).
+    root = make_cert(cn="chain-root", ca=True, key=rsa_key(2048, 11), not_after=datetime(2031, 1, 1))
+    intermediate_key = rsa_key(2048, 12)
+    first = make_cert(
+        cn="chain-intermediate", ca=True, key=intermediate_key, signer=root, not_after=datetime(2029, 1, 1)
+    )
+    reissued = make_cert(
+        cn="chain-intermediate", ca=True, key=intermediate_key, signer=root, not_after=datetime(2030, 1, 1)
+    )
+    host = endpoint_of("pgm-c")
+    leaf = make_cert(cn=host, dns=[host], key=rsa_key(2048, 13), signer=first, not_after=datetime(2028, 1, 1))
+    cloud_env.admin.add_instances([instance_entry("pgm-c")])
+    (spec_dir / "server.key").write_text(leaf.key_pem(), encoding="utf-8")
+    (spec_dir / "server.crt").write_text(leaf.cert_pem() + first.cert_pem(), encoding="utf-8")
+    write_spec(
+        spec_dir,
+        "instances:\n  - id: pgm-c\n    region: cn-hangzhou\n"
+        f"    ssl: {{enabled: true, endpoints: [{host}], certificate: "
+        "{source: custom, cert: {file: server.crt}, key: {file: server.key}}}\n",
+    )
+    assert cli("apply", str(spec_dir), *FAST).code == 0
+    assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0
+    saved = tmp_path / "reviewed.plan"
+    assert cli("plan", str(spec_dir), "--out", str(saved)).code == 0
+
+    (spec_dir / "server.crt").write_text(leaf.cert_pem() + reissued.cert_pem(), encoding="utf-8")
+    replan = cli("plan", str(spec_dir), "--detailed-exitcode")
+    assert replan.code == 2, replan.text
+    assert "ssl.certificate.chain" in replan.out
+    assert "RESTART required" in replan.out
+    # The reviewed plan said nothing about the new intermediate: it must not be sent under it.
+    cloud_env.admin.clear_calls()
+    stale = cli("apply", str(saved))
+    assert stale.code == 1, stale.text
+    assert "the saved plan is stale" in stale.err
+    assert modifies(cloud_env) == []
+    assert cli("apply", str(spec_dir), *FAST).code == 0
+    assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0
