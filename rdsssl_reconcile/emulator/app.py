@@ -133,7 +133,7 @@ class EmulatorApp:
         if state is not None:
             backend.set_on_change(state.save)
             if not state.exists():
-                state.save(backend.snapshot())
+                state.save(backend.serialised_snapshot())
         return cls(backend=backend, keys=keys, seed=seed, initial_instances=initial, state_file=state)
 
     # ----------------------------------------------------------------- admin-facing operations
@@ -165,9 +165,19 @@ class EmulatorApp:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         path, _, query = request.target.partition("?")
-        if is_admin_path(path):
-            return self.admin.handle(request, path, query)
-        return self._api(request, path, query)
+        handler = self.admin.handle if is_admin_path(path) else self._api
+        response = handler(request, path, query)
+        # Before the response (or the injected drop) reaches the client: what it may learn of is on disk.
+        try:
+            self.backend.persist()
+        except OSError as exc:
+            log.error("cannot write the state file: %s", exc.strerror or type(exc).__name__)
+            internal = ServiceError.of("InternalError")
+            return HttpResponse(
+                status=internal.status,
+                body=encode(error_body(internal, new_request_id(), host_id=self.backend.settings.host_id)),
+            )
+        return response
 
     def _api(self, request: HttpRequest, path: str, query: str) -> HttpResponse:
         started = time.perf_counter()

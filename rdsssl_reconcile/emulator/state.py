@@ -45,10 +45,11 @@ class StateFile:
             raise FleetError(str(self.path), ["the state file does not hold a JSON object"])
         return data
 
-    def save(self, snapshot: dict[str, Any]) -> None:
+    def save(self, state_json: str) -> None:
+        """Replace the file with ``state_json`` (the backend's serialised snapshot), atomically."""
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(snapshot, separators=(",", ":")).encode("utf-8")
+        payload = state_json.encode("utf-8")
         fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, FILE_MODE)

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,20 @@ def test_state_file_is_written_atomically_with_mode_0600(tmp_path):
     assert before["instances"][0]["pending"] is None
     assert after["instances"][0]["pending"]["outcome"] == "success"
     assert os.listdir(tmp_path) == ["emulator.json"]
+
+
+def test_concurrent_changes_all_reach_the_state_file(tmp_path):
+    # Saves are serialised outside the backend lock; an older capture must never overwrite a newer one.
+    ids = [f"pgm-c{n}" for n in range(12)]
+    state = tmp_path / "emulator.json"
+    with run_emulator({"instances": [entry(i) for i in ids]}, state_file=state, restart_seconds=60) as emu:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(lambda i: modify_ssl(emu.sdk_client(), i, sslenabled=1, catype="aliyun"), ids))
+        # Every acknowledged modify is in the file the moment its answer arrived.
+        saved = json.loads(state.read_text())
+    pending = {r["entry"]["id"]: r["pending"] for r in saved["instances"]}
+    assert all(pending[i] is not None for i in ids), pending
+    assert len(saved["modifications"]) == len(ids)
 
 
 def test_damaged_state_file_is_a_user_error(tmp_path):
