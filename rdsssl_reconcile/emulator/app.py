@@ -145,6 +145,7 @@ class EmulatorApp:
 
     def _apply_gateway_settings(self, settings: EmulatorSettings) -> None:
         self.auth.max_skew_seconds = settings.max_clock_skew_seconds
+        self.auth.nonce_ttl_seconds = settings.nonce_ttl_seconds
         self.calls.set_limit(settings.call_log_limit)
 
     def reset(self, fleet: dict[str, Any] | None = None) -> None:

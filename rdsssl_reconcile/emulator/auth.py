@@ -63,25 +63,24 @@ def canonical_query(raw_query: str) -> str:
 
 
 class NonceCache:
-    """Nonces seen in the last ``ttl`` seconds; bounded by time (and a hard cap) so memory stays flat."""
+    """Used nonces, each until a given expiry; bounded by time (and a hard cap) so memory stays flat."""
 
-    def __init__(self, ttl: float, *, limit: int = 1_000_000) -> None:
-        self.ttl = ttl
+    def __init__(self, *, limit: int = 1_000_000) -> None:
         self.limit = limit
         self._seen: dict[str, float] = {}
-        self._order: deque[tuple[float, str]] = deque()
+        self._order: deque[tuple[float, str]] = deque()  # (expires at, nonce), in the order of use
         self._lock = threading.Lock()
 
-    def use(self, nonce: str, now: float) -> bool:
-        """Record ``nonce``; False when it was already used within the TTL."""
+    def use(self, nonce: str, now: float, *, keep_for: float) -> bool:
+        """Record ``nonce`` for ``keep_for`` seconds; False when it is still remembered."""
         with self._lock:
-            while self._order and (self._order[0][0] <= now - self.ttl or len(self._order) > self.limit):
+            while self._order and (self._order[0][0] <= now or len(self._order) > self.limit):
                 _, old = self._order.popleft()
                 self._seen.pop(old, None)
             if nonce in self._seen:
                 return False
-            self._seen[nonce] = now
-            self._order.append((now, nonce))
+            self._seen[nonce] = now + keep_for
+            self._order.append((now + keep_for, nonce))
             return True
 
 
@@ -104,7 +103,8 @@ class Authenticator:
     ) -> None:
         self._keys = {k.access_key_id: k for k in keys}
         self.max_skew_seconds = max_skew_seconds
-        self._nonces = NonceCache(nonce_ttl_seconds)
+        self.nonce_ttl_seconds = nonce_ttl_seconds
+        self._nonces = NonceCache()
         self._wall_clock = wall_clock
 
     @property
@@ -163,6 +163,9 @@ class Authenticator:
         nonce = headers.get("x-acs-signature-nonce", "")
         if not nonce:
             raise ServiceError.of("MissingSignatureNonce")
-        if not self._nonces.use(nonce, now):
+        # Remembered at least as long as a request carrying it can still pass the date check: its date
+        # may be up to max_skew ahead of now, and stays acceptable for max_skew after that.
+        keep_for = max(self.nonce_ttl_seconds, 2 * self.max_skew_seconds)
+        if not self._nonces.use(nonce, now, keep_for=keep_for):
             raise ServiceError.of("SignatureNonceUsed")
         return Authenticated(access_key_id=key.access_key_id, is_sts=key.security_token is not None)

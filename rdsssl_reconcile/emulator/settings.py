@@ -34,7 +34,8 @@ class EmulatorSettings:
         cloud_cert_days: validity of the emulated cloud certificates (365 days, §5).
         cloud_key_type: key type of the emulated cloud certificates.
         max_clock_skew_seconds: gateway tolerance for ``x-acs-date`` (15 minutes).
-        nonce_ttl_seconds: how long a used ``x-acs-signature-nonce`` is remembered.
+        nonce_ttl_seconds: how long a used ``x-acs-signature-nonce`` is remembered; never less than twice
+            ``max_clock_skew_seconds``, so a replay cannot outlive the memory of its nonce.
         call_log_limit: the call log keeps at most this many records (oldest dropped first).
         host_id: ``HostId`` in error envelopes.
     """

@@ -13,6 +13,9 @@ from alibabacloud_rds20140815 import models as rds
 from alibabacloud_tea_openapi import utils_models as open_api_models
 from alibabacloud_tea_util.models import RuntimeOptions
 
+from rdsssl_reconcile.emulator.app import EmulatorApp
+from rdsssl_reconcile.emulator.auth import AccessKey, Authenticator
+from rdsssl_reconcile.emulator.errors import ServiceError
 from rdsssl_reconcile.emulator.testing import make_sdk_client
 
 from .helpers import REGION, describe_ssl, entry, expect_error, send, sign
@@ -286,3 +289,40 @@ def test_overridden_credentials(pki):
 def test_describe_instances_request_model_roundtrip(seeded):
     body = seeded.sdk_client().describe_dbinstances(rds.DescribeDBInstancesRequest(region_id=REGION)).body
     assert body.items.dbinstance[0].dbinstance_id == "pgm-auth"
+
+
+def test_nonce_is_remembered_as_long_as_its_request_can_pass_the_date_check():
+    # A client clock 800 s ahead: its request stays acceptable until 1,700 s after it arrived.
+    # Forgetting the nonce after 900 s would let a captured copy be replayed.
+    key = AccessKey(access_key_id="ak", access_key_secret="secret")
+    wall = [1_800_000_000.0]
+    auth = Authenticator((key,), max_skew_seconds=900, nonce_ttl_seconds=900, wall_clock=lambda: wall[0])
+    ahead = datetime.fromtimestamp(wall[0] + 800, UTC)
+    signed = sign(
+        "127.0.0.1:1", "DescribeDBInstanceSSL", {}, access_key_id="ak", access_key_secret="secret", date=ahead
+    )
+
+    def verify():
+        return auth.verify(
+            method=signed.method,
+            path=signed.path,
+            raw_query=signed.raw_query,
+            headers={k.lower(): v for k, v in signed.headers.items()},
+            body=signed.body,
+        )
+
+    assert verify().access_key_id == "ak"
+    wall[0] += 1000
+    with pytest.raises(ServiceError) as refused:
+        verify()
+    assert refused.value.code == "SignatureNonceUsed"
+    wall[0] += 701  # now the date itself is too old: refused for that reason, and the nonce may be forgotten
+    with pytest.raises(ServiceError) as expired:
+        verify()
+    assert expired.value.code == "InvalidTimeStamp.Expired"
+
+
+def test_gateway_settings_reach_the_authenticator():
+    app = EmulatorApp.create()
+    app.update_settings(nonce_ttl_seconds=5000, max_clock_skew_seconds=60)
+    assert (app.auth.nonce_ttl_seconds, app.auth.max_skew_seconds) == (5000, 60)
