@@ -57,7 +57,11 @@ def _required(params: Params, name: str) -> str:
     return value
 
 
-def _int_param(params: Params, name: str, default: int, *, low: int, high: int | None) -> int:
+#: The API's integer parameters are 32-bit (Java ``Integer``); larger values are refused, not overflowed.
+INT32_MAX = 2**31 - 1
+
+
+def _int_param(params: Params, name: str, default: int, *, low: int, high: int = INT32_MAX) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
@@ -65,7 +69,7 @@ def _int_param(params: Params, name: str, default: int, *, low: int, high: int |
         value = int(raw)
     except ValueError:
         raise ServiceError.of("Parameters.Invalid") from None
-    if value < low or (high is not None and value > high):
+    if value < low or value > high:
         raise ServiceError.of("Parameters.Invalid")
     return value
 
@@ -81,7 +85,7 @@ def _token_offset(token: str) -> int:
         offset = int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ServiceError.of("Parameters.Invalid") from None
-    if label != "offset" or offset < 0:
+    if label != "offset" or not 0 <= offset <= INT32_MAX:
         raise ServiceError.of("Parameters.Invalid")
     return offset
 
@@ -137,7 +141,7 @@ class RdsResponses:
             )
             return body
         size = _int_param(params, "PageSize", 30, low=1, high=100)
-        number = _int_param(params, "PageNumber", 1, low=1, high=None)
+        number = _int_param(params, "PageNumber", 1, low=1)
         page, total = self.backend.describe_instances(
             region=region, filters=filters, offset=(number - 1) * size, limit=size
         )

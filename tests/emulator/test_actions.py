@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import datetime, timedelta
 
@@ -93,7 +94,10 @@ def test_page_number_pagination(emulator, client):
     assert default.page_record_count == 30  # PageSize defaults to 30
 
 
-@pytest.mark.parametrize(("field", "value"), [("page_size", 0), ("page_size", 101), ("page_number", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("page_size", 0), ("page_size", 101), ("page_number", 0), ("page_number", 2**31), ("page_number", 10**19)],
+)
 def test_page_parameters_out_of_range(emulator, client, field, value):
     request = rds.DescribeDBInstancesRequest(region_id=REGION, **{field: value})
     expect_error(lambda: client.describe_dbinstances(request), "Parameters.Invalid", 400)
@@ -115,11 +119,15 @@ def test_next_token_pagination(emulator, client):
             break
     assert seen == [f"pgm-{n:03d}" for n in range(45)]
     assert calls == 3
-    expect_error(
-        lambda: client.describe_dbinstances(rds.DescribeDBInstancesRequest(region_id=REGION, next_token="!!bad")),
-        "Parameters.Invalid",
-        400,
-    )
+    huge = base64.urlsafe_b64encode(f"offset:{10**30}".encode()).decode()
+    for bad in ("!!bad", huge):
+        expect_error(
+            lambda bad=bad: client.describe_dbinstances(
+                rds.DescribeDBInstancesRequest(region_id=REGION, next_token=bad)
+            ),
+            "Parameters.Invalid",
+            400,
+        )
 
 
 def test_describe_attribute(emulator, client):
