@@ -73,6 +73,10 @@ class AdminApi:
             return HttpResponse(status=exc.status, body=_json({"error": exc.message}))
         except (UserError, ValueError) as exc:
             return HttpResponse(status=400, body=_json({"error": str(exc)}))
+        except (TypeError, OverflowError, KeyError) as exc:
+            # Wrong JSON types from the caller ({"advance_seconds": null}, 1e20 seconds): a bad request,
+            # answered as one instead of a closed connection.
+            return HttpResponse(status=400, body=_json({"error": f"bad request: {type(exc).__name__}: {exc}"}))
         except ServiceError as exc:
             return HttpResponse(status=404 if exc.status == 404 else 400, body=_json({"error": exc.message}))
         if isinstance(result, str):

@@ -8,6 +8,7 @@ are a frozen value; changing one makes a new value (``updated``), so a request n
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +93,8 @@ def _coerce(name: str, declared: object, value: Any) -> Any:
             raise ValueError(f"setting {name!r} must be true or false (got {value!r})")
         return value
     if kind in ("float", "int"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"setting {name!r} must be a number (got {value!r})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"setting {name!r} must be a finite number (got {value!r})")
         return int(value) if kind == "int" else float(value)
     if not isinstance(value, str):
         raise ValueError(f"setting {name!r} must be a string (got {value!r})")

@@ -198,3 +198,29 @@ def test_a_key_pasted_into_an_identifier_is_not_logged(emulator, client, pki, ca
     text = json.dumps(call) + caplog.text
     assert "PRIVATE KEY" not in text
     assert key.splitlines()[1] not in text
+
+
+@pytest.mark.parametrize(
+    ("target", "payload"),
+    [
+        ("/_emulator/clock", {"advance_seconds": None}),
+        ("/_emulator/clock", {"advance_seconds": 1e20}),
+        ("/_emulator/faults", {"kind": "latency", "latency_ms": [1]}),
+        ("/_emulator/settings", {"restart_seconds": float("inf")}),
+    ],
+)
+def test_admin_answers_bad_values_with_400(target, payload):
+    app = EmulatorApp.create(fleet={"instances": [entry("pgm-admin")]})
+    body = json.dumps(payload).encode()  # Infinity is what Python's json writes for inf
+    response = app.handle(
+        HttpRequest(method="POST", target=target, headers={"content-type": "application/json"}, body=body)
+    )
+    assert response.status == 400, response.body
+    assert json.loads(response.body)["error"]
+    # Nothing was changed by the refused request.
+    assert (
+        json.loads(app.handle(HttpRequest(method="GET", target="/_emulator/settings", headers={})).body)[
+            "restart_seconds"
+        ]
+        == app.initial_settings.restart_seconds
+    )
