@@ -136,7 +136,7 @@ def _certificate_changes(
                 "switch-to-cloud-cert" if want_type == "aliyun" else "configure-custom-cert",
             )
         )
-    if sorted(ssl.endpoints) != sorted(endpoints):
+    if sorted(e.lower() for e in ssl.endpoints) != sorted(endpoints):
         endpoint_rule = "change-cloud-cert-endpoint" if want_type == "aliyun" else custom_rule
         if turning_on:
             endpoint_rule = "enable-ssl-cloud-cert" if want_type == "aliyun" else "configure-custom-cert"
@@ -155,7 +155,7 @@ def _certificate_changes(
                         "enable-ssl-cloud-cert" if turning_on else "switch-to-cloud-cert",
                     )
                 )
-            elif sorted(ssl.endpoints) == sorted(endpoints):
+            elif sorted(e.lower() for e in ssl.endpoints) == sorted(endpoints):
                 reason = _aliyun_reason(ssl, desired.policy.renew_before_days, now)
                 if reason:
                     changes.append(

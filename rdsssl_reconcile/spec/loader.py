@@ -393,7 +393,16 @@ class _FileLoader:
         before = len(self.problems.problems)
         ssl_raw = merged["ssl"]
         enabled = bool(ssl_raw.get("enabled", False))
-        endpoints = tuple(ssl_raw.get("endpoints", ()))
+        # Host names are case-insensitive; RDS reports its own in lower case. Normalised here, so that
+        # 'PGM-A.pg...' neither plans a restart that never converges nor passes as a second endpoint.
+        endpoints = tuple(str(e).lower() for e in ssl_raw.get("endpoints", ()))
+        if len(set(endpoints)) < len(endpoints):
+            repeated = sorted({e for e in endpoints if endpoints.count(e) > 1})
+            self.problem(
+                at("ssl", "endpoints"),
+                f"the list names {', '.join(repeated)} more than once (host names ignore case); "
+                "expected each endpoint once",
+            )
         policy = self.policy(merged.get("policy", {}))
         window = policy.window
         if policy.mode is RestartMode.WINDOW and window is not None and window.duration < RESTART_DURATION:

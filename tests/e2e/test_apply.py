@@ -527,3 +527,16 @@ def test_changed_intermediate_is_planned_and_makes_a_saved_plan_stale(
     assert modifies(cloud_env) == []
     assert cli("apply", str(spec_dir), *FAST).code == 0
     assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0
+
+
+def test_endpoint_written_in_upper_case_converges(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    cloud_env.admin.add_instances([instance_entry("pgm-u")])
+    write_spec(
+        spec_dir,
+        "instances:\n  - id: pgm-u\n    region: cn-hangzhou\n"
+        f"    ssl: {{enabled: true, endpoints: [{endpoint_of('pgm-u').upper()}], certificate: {{source: aliyun}}}}\n",
+    )
+    result = cli("apply", str(spec_dir), *FAST)
+    assert result.code == 0, result.text
+    assert "pgm-u  applied" in result.out
+    assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0

@@ -351,6 +351,27 @@ def test_window_required_for_window_policy_and_format_checked(tmp_path: Path) ->
     assert any(":9: instances[1].policy.window: expected a UTC window such as '02:00-04:00'" in p for p in problems)
 
 
+def test_endpoints_ignore_case(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [PGM-AAA.pg.rds.aliyuncs.com, pgm-aaa.PG.rds.aliyuncs.com]
+              certificate: {source: custom, cert: {file: x.crt}, key: {file: x.key}}
+        """,
+    )
+    problems = problems_of([spec])
+    assert (
+        f"{spec}:6: instances[0].ssl.endpoints: the list names pgm-aaa.pg.rds.aliyuncs.com more than once "
+        "(host names ignore case); expected each endpoint once"
+    ) in problems
+
+
 def test_window_shorter_than_a_restart_is_refused(tmp_path: Path) -> None:
     spec = write(
         tmp_path,
