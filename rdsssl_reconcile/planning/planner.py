@@ -185,7 +185,12 @@ def _certificate_changes(
                         custom_rule,
                     )
                 )
-            if have_type != "custom" or turning_on or ssl.server_key_public_sha256 != key.summary.public_key_sha256:
+            # RDS only accepts a key that matches its certificate, so when the live certificate is the
+            # declared one its key is too; a live key that is not returned (None) is then no difference.
+            same_cert = live_sha == cert.summary.sha256
+            live_key = ssl.server_key_public_sha256
+            key_differs = live_key != key.summary.public_key_sha256 and not (same_cert and live_key is None)
+            if have_type != "custom" or turning_on or key_differs:
                 changes.append(
                     FieldChange(
                         "ssl.certificate.key",
@@ -353,9 +358,19 @@ def plan_instance(desired: DesiredInstance, live: LiveInstance, *, now: datetime
         desired.ssl.enabled
         and isinstance(desired.ssl.certificate, AliyunCertificate)
         and ssl.enabled
-        and not any(c.field == "ssl.certificate" for c in changes)
+        and not any(c.field in ("ssl.certificate", "ssl.endpoints", "ssl.certificate.source") for c in changes)
     ):
-        notes.append("the request re-sends CAType=aliyun, so Alibaba Cloud re-issues the cloud certificate")
+        # The one request must carry the whole configuration, CAType=aliyun included, and that is the
+        # renewal request: the certificate is re-issued, so this is a certificate change with its restart,
+        # not a side note under an "unknown" one.
+        changes.append(
+            FieldChange(
+                "ssl.certificate",
+                _cert_text(ssl.server_cert),
+                f"re-issued cloud certificate for {desired.ssl.endpoints[0]} (the request re-sends CAType=aliyun)",
+                "renew-cloud-cert",
+            )
+        )
     parameters = build_parameters(desired, live)
     frozen_changes = tuple(changes)
     return InstancePlan(
