@@ -6,12 +6,23 @@ show readable quotes and sections.
 
 from __future__ import annotations
 
+import html
+
 from rdsssl_reconcile.planning.model import InstancePlan, Plan, PlanStatus
 from rdsssl_reconcile.planning.rules import Restart, rule
 
 
+def _text(text: str | None) -> str:
+    """Inline text that cannot break out of its line or block.
+
+    Reasons and warnings carry text from the API (e.g. ModifyStatusReason); a newline, ``</details>`` or
+    ``> [!NOTE]`` in them must not close a block early or forge a banner in the pull-request comment.
+    """
+    return html.escape(" ".join((text or "").split()), quote=False)
+
+
 def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|")
 
 
 def _restart_cell(item: InstancePlan) -> str:
@@ -49,9 +60,9 @@ def _details(item: InstancePlan) -> list[str]:
         lines.append("```")
         lines.extend(f"{p.name} = {p.display}" for p in item.request.parameters)
         lines.append("```")
-    lines.extend(f"- note: {note}" for note in item.notes)
-    lines.extend(f"- :warning: {warning}" for warning in item.warnings)
-    lines.append(f"- policy: {item.policy}; spec `{item.spec_location}`")
+    lines.extend(f"- note: {_text(note)}" for note in item.notes)
+    lines.extend(f"- :warning: {_text(warning)}" for warning in item.warnings)
+    lines.append(f"- policy: {_text(item.policy)}; spec `{_text(item.spec_location)}`")
     lines += ["", "</details>", ""]
     return lines
 

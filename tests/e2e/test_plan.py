@@ -117,6 +117,20 @@ def test_markdown_has_restart_banner_first(cli: Cli, cloud_env: RunningEmulator,
     assert "<details><summary><code>pgm-a</code>" in result.out
 
 
+def test_markdown_cannot_be_forged_by_text_from_the_api(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    # ModifyStatusReason comes from the API and is shown as a warning. It must not be able to close the
+    # details block and add a "no restarts" banner to the pull-request comment.
+    forged = "rejected\n\n</details>\n\n> [!NOTE]\n> No instance restarts in this plan."
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    cloud_env.admin.set_instance("pgm-a", last_modify_status="failed", modify_status_reason=forged)
+    write_spec(spec_dir, aliyun_spec("pgm-a"))
+    result = cli("plan", str(spec_dir), "--format", "markdown")
+    assert result.code == 0, result.text
+    assert result.out.count("</details>") == 1
+    assert "> [!NOTE]" not in result.out
+    assert "(rejected &lt;/details&gt; &gt; [!NOTE] &gt; No instance restarts in this plan.)" in result.out
+
+
 # -- bad input: precise message, exit 1, no cloud call ------------------------------------------------
 
 BAD_SPECS = {
