@@ -113,9 +113,9 @@ class RestartAssessment:
             estimated_seconds=RESTART_SECONDS if restart.counts_as_restart else 0,
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def detail_json(self) -> dict[str, Any]:
+        """Why and how long; the verdict itself is the instance's ``restart`` string."""
         return {
-            "restart": self.restart.value,
             "triggers": list(self.triggers),
             "rules": [rule(r).to_json() for r in self.rule_ids],
             "estimated_seconds": self.estimated_seconds,
@@ -149,7 +149,12 @@ class InstancePlan:
             "status": self.status.value,
             "reasons": list(self.reasons),
             "changes": [c.to_json() for c in self.changes],
-            "restart": self.restart.to_json(),
+            # The verdict as a plain string, so that `jq 'select(.restart == "required")'` works;
+            # an instance that could not be read may owe anything, so it is "unknown".
+            "restart": Restart.UNKNOWN.value
+            if self.status in (PlanStatus.ERROR, PlanStatus.NOT_FOUND)
+            else self.restart.restart.value,
+            "restart_detail": self.restart.detail_json(),
             "request": self.request.to_json() if self.request else None,
             "warnings": list(self.warnings),
             "notes": list(self.notes),

@@ -71,7 +71,7 @@ def test_issuer_issues_applies_stays_in_sync_then_renews_with_a_new_key(
     cloud_env.admin.advance_clock(340 * 86400)
     aged = _plan(cli, spec_dir, cloud_env)
     assert aged["status"] == "change"
-    assert aged["restart"]["restart"] == "required"  # type: ignore[index]
+    assert aged["restart"] == "required"
     assert aged["changes"][0]["reason"].startswith("renew: expires in 2")  # type: ignore[index]
     assert aged["changes"][0]["reason"].endswith("days (renew_before_days=30)")  # type: ignore[index]
 
@@ -105,7 +105,7 @@ def test_cloud_certificate_with_require_update_plans_a_renewal_with_a_restart(
     cloud_env.admin.advance_clock(345 * 86400)  # 20 days left: RequireUpdate=1, but outside our own 7-day window
     aged = _plan(cli, spec_dir, cloud_env)
     assert aged["status"] == "change"
-    assert aged["restart"]["restart"] == "required"  # type: ignore[index]
+    assert aged["restart"] == "required"
     (change,) = aged["changes"]  # type: ignore[misc]
     assert change["field"] == "ssl.certificate"
     assert change["rule"] == "renew-cloud-cert"

@@ -93,7 +93,7 @@ def test_json_format_is_documented_shape(cli: Cli, cloud_env: RunningEmulator, s
     }
     by_id = {item["id"]: item for item in document["instances"]}
     assert by_id["pgm-a"]["status"] == "change"
-    assert by_id["pgm-a"]["restart"]["restart"] == "required"
+    assert by_id["pgm-a"]["restart"] == "required"
     assert by_id["pgm-a"]["changes"][0] == {
         "field": "ssl.enabled",
         "before": "false",

@@ -231,9 +231,9 @@ def mismatches(run: CaseRun) -> list[str]:
             problems.append(
                 f"{instance_id}: status {actual['status']!r}, expected {expected['status']!r} ({actual['reasons']})"
             )
-        if "restart" in expected and actual["restart"]["restart"] != expected["restart"]:
+        if "restart" in expected and actual["restart"] != expected["restart"]:
             problems.append(
-                f"{instance_id}: restart {actual['restart']['restart']!r}, expected {expected['restart']!r}"
+                f"{instance_id}: restart {actual['restart']!r}, expected {expected['restart']!r}"
             )
         if "changes" in expected:
             got = actual["changes"]
