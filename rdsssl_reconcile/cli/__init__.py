@@ -110,6 +110,14 @@ def run(argv: list[str] | None = None) -> int:
         request = f" (request id {exc.request_id})" if exc.request_id else ""
         click.echo(f"Error: {exc.action} failed: {exc.code}: {exc.message}{request}", err=True)
         return EXIT_ERROR
+    except OSError as exc:
+        # A path the user gave that the system refuses (name too long, permissions, a full disk) is
+        # an environment problem with a clear cause, not a bug: say which file and why.
+        if debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"Error: {where}{exc.strerror or type(exc).__name__}", err=True)
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a clean exit
         if debug:
             traceback.print_exc()

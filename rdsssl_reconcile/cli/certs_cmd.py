@@ -25,7 +25,7 @@ import click
 
 from rdsssl_reconcile.errors import EncryptedKeyError, PemError, UserError
 from rdsssl_reconcile.pki.authority import MAX_COMMON_NAME_LENGTH, CertificateAuthority, IssuedCertificate, KeyType
-from rdsssl_reconcile.pki.checks import CertificateReport, Outcome, check_server_certificate
+from rdsssl_reconcile.pki.checks import CertificateReport, Outcome, can_sign_certificates, check_server_certificate
 from rdsssl_reconcile.pki.inspection import BlockKind, InspectedBlock, inspect_pem
 from rdsssl_reconcile.pki.pem import find_pem_blocks, load_certificate, load_private_key
 from rdsssl_reconcile.pki.summary import (
@@ -47,7 +47,8 @@ SERVER_CERT_FILE = "server.crt"
 #: Nothing we read is legitimately larger; a bigger file is the wrong file.
 _MAX_INPUT_BYTES = 1024 * 1024
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOSTNAME = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}\.?$", re.IGNORECASE)
+# ASCII only: with IGNORECASE alone, look-alikes such as the Kelvin sign match 'k' and crash later.
+_HOSTNAME = re.compile(rf"^(?:\*\.)?(?:{_LABEL}\.)*{_LABEL}\.?$", re.IGNORECASE | re.ASCII)
 _KEY_TYPES = [k.value for k in KeyType]
 #: 100 years: far beyond any sensible certificate, well inside what X.509 dates can encode.
 _MAX_DAYS = 36500
@@ -270,6 +271,11 @@ def _load_authority(ca_cert: Path, ca_key: Path, now: datetime) -> CertificateAu
     summary = summarize_certificate(certificate)
     if not (summary.is_ca or (summary.version == 1 and summary.self_signed)):
         raise UserError(f"{str(ca_cert)!r} is not a CA certificate ({summary.subject}); use server-ca.crt")
+    if not can_sign_certificates(certificate):
+        raise UserError(
+            f"{str(ca_cert)!r} ({summary.subject}) may not sign certificates: its keyUsage lacks keyCertSign, "
+            "so clients would refuse what it signs; expected a CA certificate with keyCertSign"
+        )
     if not summary.not_before <= now <= summary.not_after:
         raise UserError(
             f"the CA certificate {str(ca_cert)!r} is not valid now (valid {summary.not_before:%Y-%m-%d} to "

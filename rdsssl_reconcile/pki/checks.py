@@ -66,6 +66,7 @@ __all__ = [
     "CheckResult",
     "Outcome",
     "Severity",
+    "can_sign_certificates",
     "check_client_ca",
     "check_server_certificate",
 ]
@@ -354,13 +355,23 @@ def _find_certificates(pem: bytes | str, *, what: str) -> tuple[tuple[x509.Certi
     certs: list[x509.Certificate] = []
     for block in cert_blocks:
         try:
-            certs.append(x509.load_der_x509_certificate(block.der))
+            cert = x509.load_der_x509_certificate(block.der)
         except ValueError:
             return (), _failed(
                 code,
                 f"the certificate block at line {block.line} of the {what} is not a valid X.509 certificate",
                 _WHY_NO_CERT,
             )
+        try:
+            cert.public_key()
+        except (UnsupportedAlgorithm, ValueError):
+            return (), _failed(
+                code,
+                f"the certificate at line {block.line} of the {what} has a public key of an unsupported algorithm "
+                "or curve; expected RSA or an EC key on P-256, P-384 or P-521",
+                _WHY_NO_CERT,
+            )
+        certs.append(cert)
     text = pem.decode("utf-8", errors="replace") if isinstance(pem, bytes) else pem
     stripped = text.strip()
     extra = (
@@ -542,7 +553,7 @@ def _strict_verify(
     return None
 
 
-def _can_sign_certificates(cert: x509.Certificate) -> bool:
+def can_sign_certificates(cert: x509.Certificate) -> bool:
     """OpenSSL's rule: a CA by basicConstraints (and keyCertSign if keyUsage is present), or a v1 self-signed root."""
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -598,7 +609,7 @@ def _signature_path(
                 f"the signature of {_name(current)} does not verify with the key of {_name(named[0])}: same name, "
                 "different key (was the CA re-created with the same CN?)"
             )
-        if not _can_sign_certificates(issuer):
+        if not can_sign_certificates(issuer):
             return f"{_name(issuer)} signed {_name(current)} but is not a CA (basicConstraints/keyUsage)"
         if not issuer.not_valid_before_utc <= now <= issuer.not_valid_after_utc:
             return (
@@ -865,7 +876,7 @@ _WHY_CRL_NEXT_UPDATE = (
 
 def _check_client_ca_is_ca(cert: x509.Certificate) -> CheckResult:
     code = "ca-is-ca"
-    if _can_sign_certificates(cert):
+    if can_sign_certificates(cert):
         return _passed(code, f"{_name(cert)} is a CA certificate")
     return _failed(code, f"{_name(cert)} is not a CA certificate (basicConstraints/keyUsage)", _WHY_CLIENT_CA)
 

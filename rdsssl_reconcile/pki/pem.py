@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
@@ -119,11 +120,19 @@ def load_certificates(data: bytes | str, *, what: str = "certificate") -> tuple[
     certs = []
     for block in blocks:
         try:
-            certs.append(x509.load_der_x509_certificate(block.der))
+            cert = x509.load_der_x509_certificate(block.der)
         except ValueError as exc:
             raise PemError(
                 f"the certificate block at line {block.line} is not a valid X.509 certificate: {exc}"
             ) from None
+        try:
+            cert.public_key()  # every later check needs it; refuse here rather than crash there
+        except (UnsupportedAlgorithm, ValueError):
+            raise PemError(
+                f"the certificate block at line {block.line} has a public key of an unsupported algorithm or "
+                "curve; expected RSA or an EC key on P-256, P-384 or P-521"
+            ) from None
+        certs.append(cert)
     return tuple(certs)
 
 
@@ -169,6 +178,11 @@ def load_private_key(data: bytes | str, *, what: str = "private key", validate: 
         # RSA consistency checks cost ~25 ms per 2048-bit key; callers that only need the public half
         # of a key someone else generated (the live key, to fingerprint it) pass validate=False.
         key = serialization.load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=not validate)
+    except UnsupportedAlgorithm:
+        raise PemError(
+            f"the {what} block at line {block.line} uses an algorithm or curve that is not supported; "
+            "expected RSA or an EC key on P-256, P-384 or P-521"
+        ) from None
     except (ValueError, TypeError, NotImplementedError):
         # Deliberately no exception text: parsers may quote the bytes they choked on.
         raise PemError(f"the {what} block at line {block.line} is not a valid private key") from None

@@ -557,6 +557,22 @@ class _FileLoader:
         if not is_ca_certificate(ca.leaf) and not ca.summary.self_signed:
             self.problem(ca_path, f"{ca.summary.subject} is not a CA certificate (basicConstraints CA:TRUE missing)")
             ok = False
+        elif not checks.can_sign_certificates(ca.leaf):
+            self.problem(
+                ca_path,
+                f"{ca.summary.subject} may not sign certificates: its keyUsage lacks keyCertSign, so clients would "
+                "refuse what it signs; expected a CA certificate with keyCertSign",
+            )
+            ok = False
+        validity = int(raw.get("validity_days", 365))
+        renew_before = int(raw.get("renew_before_days", policy.renew_before_days))
+        if validity <= renew_before:
+            self.problem(
+                at("ssl", "certificate", "validity_days" if "validity_days" in raw else "renew_before_days"),
+                f"validity_days ({validity}) must be longer than renew_before_days ({renew_before}): a certificate "
+                "issued now would already be due for renewal, and every apply would issue and restart again",
+            )
+            ok = False
         if not key_matches_certificate(key.key, ca.leaf):
             self.problem(key_path, "the CA private key does not belong to the CA certificate (public keys differ)")
             ok = False
@@ -568,9 +584,9 @@ class _FileLoader:
         return IssuerCertificate(
             ca_cert=ca,
             ca_key=key,
-            validity_days=int(raw.get("validity_days", 365)),
+            validity_days=validity,
             key_type=KeyType(raw.get("key_type", KeyType.RSA_2048.value)),
-            renew_before_days=int(raw.get("renew_before_days", policy.renew_before_days)),
+            renew_before_days=renew_before,
         )
 
     def client_ca(self, raw: Mapping[str, Any], at: Any) -> ClientCa | None:

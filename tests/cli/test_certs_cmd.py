@@ -473,3 +473,50 @@ def test_ca_create_rejects_a_cn_too_long_and_absurd_validity(tmp_path: Path) -> 
     assert absurd.code == 1
     assert "Internal error" not in absurd.output
     assert list(tmp_path.iterdir()) == []
+
+
+# -- odd inputs get a message, never an internal error -----------------------------------------------
+
+
+def test_issue_refuses_a_ca_that_may_not_sign(tmp_path: Path) -> None:
+    from tests.pki.builders import key_usage, make_cert
+
+    ca = make_cert(cn="no-sign-ca", ca=True, usage=key_usage(digital_signature=True), not_after=datetime(2035, 1, 1))
+    write(tmp_path / "ca.crt", ca.cert_pem())
+    write(tmp_path / "ca.key", ca.key_pem())
+    result = run_cli(
+        "certs", "issue", "--ca-cert", tmp_path / "ca.crt", "--ca-key", tmp_path / "ca.key",
+        "--endpoint", "db.example.com", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.code == 1, result.err
+    assert "may not sign certificates: its keyUsage lacks keyCertSign" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_issue_refuses_look_alike_unicode_endpoints(made_by_cli: IssuedFiles, tmp_path: Path) -> None:
+    result = run_cli(
+        "certs", "issue", "--ca-cert", made_by_cli.ca_cert, "--ca-key", made_by_cli.ca_key,
+        "--endpoint", "\u212a.example.com", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.code == 1
+    assert "is not a host name or IP address" in result.err
+    assert "Internal error" not in result.err
+
+
+def test_file_name_too_long_is_a_plain_error(tmp_path: Path) -> None:
+    result = run_cli("certs", "inspect", tmp_path / ("a" * 300))
+    assert result.code == 1
+    assert "File name too long" in result.err
+    assert "Internal error" not in result.err
+
+
+def test_unsupported_curve_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    require_openssl()
+    key, crt = tmp_path / "p192.key", tmp_path / "p192.crt"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime192v2", "-out", key], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["openssl", "req", "-new", "-x509", "-key", key, "-subj", "/CN=db.example.com", "-days", "10", "-out", crt], check=True, capture_output=True)  # fmt: skip
+    result = run_cli("certs", "check", "--cert", crt, "--key", key, "--endpoint", "db.example.com")
+    assert result.code == 1, result.err
+    assert "has a public key of an unsupported algorithm or curve" in result.out
+    assert "uses an algorithm or curve that is not supported" in result.out
+    assert "Internal error" not in result.err

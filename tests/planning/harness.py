@@ -232,9 +232,7 @@ def mismatches(run: CaseRun) -> list[str]:
                 f"{instance_id}: status {actual['status']!r}, expected {expected['status']!r} ({actual['reasons']})"
             )
         if "restart" in expected and actual["restart"] != expected["restart"]:
-            problems.append(
-                f"{instance_id}: restart {actual['restart']!r}, expected {expected['restart']!r}"
-            )
+            problems.append(f"{instance_id}: restart {actual['restart']!r}, expected {expected['restart']!r}")
         if "changes" in expected:
             got = actual["changes"]
             want = expected["changes"]

@@ -470,3 +470,52 @@ def test_custom_certificate_from_files_and_env(tmp_path: Path, server_pair: dict
     assert certificate.key.summary.public_key_sha256 == certificate.cert.summary.public_key_sha256
     assert "PRIVATE" not in repr(instance)
     assert certificate.key.ref.describe() == "env $TEST_SERVER_KEY"
+
+
+def write_issuer_spec(directory: Path, ca_cert: str, ca_key: str, extra: str = "") -> Path:
+    (directory / "ca.crt").write_text(ca_cert, encoding="utf-8")
+    (directory / "ca.key").write_text(ca_key, encoding="utf-8")
+    return write(
+        directory,
+        "a.yaml",
+        f"""
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl:
+              enabled: true
+              endpoints: [pgm-aaa.pg.rds.aliyuncs.com]
+              certificate: {{source: issuer, ca_cert: {{file: ca.crt}}, ca_key: {{file: ca.key}}{extra}}}
+        """,
+    )
+
+
+def test_issuer_validity_must_outlast_the_renewal_window(tmp_path: Path, server_pair: dict[str, str]) -> None:
+    from rdsssl_reconcile.pki.authority import CertificateAuthority
+
+    ca = CertificateAuthority.create("issuer-test-ca", now=NOW)
+    spec = write_issuer_spec(tmp_path, ca.cert_pem(), ca.key_pem(), ", validity_days: 30")
+    # With the default renew_before_days of 30, a fresh certificate would be due at once: every apply
+    # would issue and restart again.
+    assert problems_of([spec]) == [
+        f"{spec}:7: instances[0].ssl.certificate.validity_days: validity_days (30) must be longer than "
+        "renew_before_days (30): a certificate issued now would already be due for renewal, and every apply "
+        "would issue and restart again"
+    ]
+
+
+def test_issuer_ca_must_be_allowed_to_sign(tmp_path: Path) -> None:
+    from tests.pki.builders import key_usage, make_cert
+
+    no_cert_sign = make_cert(
+        cn="no-sign-ca",
+        ca=True,
+        usage=key_usage(digital_signature=True),
+        not_before=datetime(2026, 1, 1),
+        not_after=datetime(2030, 1, 1),
+    )
+    spec = write_issuer_spec(tmp_path, no_cert_sign.cert_pem(), no_cert_sign.key_pem())
+    (problem,) = problems_of([spec])
+    assert problem.startswith(
+        f"{spec}:7: instances[0].ssl.certificate.ca_cert: CN=no-sign-ca may not sign certificates"
+    )
