@@ -580,25 +580,45 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def _is_root(cert: x509.Certificate) -> bool:
+    """Self-signed: its own issuer, and its signature verifies with its own key."""
+    return cert.issuer == cert.subject and _signed_by(cert, cert)
+
+
+def _path_length_limit(cert: x509.Certificate) -> int | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _signature_path(
     leaf: x509.Certificate, chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: datetime
 ) -> str | None:
     """The checks OpenSSL (hence libpq) makes, for certificates the strict verifier refuses (seed's v1 leaf).
 
-    Walks leaf -> issuer by subject name and signature through the chain until a certificate of the CA file
-    is reached; every issuer must be a CA and valid at ``now``. The leaf's own dates are the not-expired
-    check's business. Returns None when a path exists, else what is wrong.
+    Walks leaf -> issuer by subject name and signature through the chain and the CA file until a *root*
+    of the CA file is reached: libpq does not enable OpenSSL's partial-chain mode, so an intermediate in
+    ``sslrootcert`` is not enough. Every issuer must be a CA, valid at ``now`` and within its
+    ``pathLenConstraint``. The leaf's own dates are the not-expired check's business. Returns None when a
+    path exists, else what is wrong.
     """
     anchor_ders = {_der(a) for a in anchors}
     pool = [*chain, *anchors]
+    if _der(leaf) in anchor_ders and _is_root(leaf):
+        return None  # a self-signed certificate trusted as itself
     current = leaf
     seen = {_der(leaf)}
-    if _der(leaf) in anchor_ders:
-        return None
-    for _ in range(_MAX_CHAIN_DEPTH):
+    # The loop index is the number of CA certificates between the leaf and the issuer being checked.
+    for intermediates_below in range(_MAX_CHAIN_DEPTH):
         named = [c for c in pool if c.subject == current.issuer and _der(c) not in seen]
         if not named:
             ca_names = ", ".join(_name(a) for a in anchors)
+            if current is not leaf and _der(current) in anchor_ders:
+                return (
+                    f"the CA file ({ca_names}) ends at {_name(current)}, which is not a root: libpq (OpenSSL) "
+                    f"needs the root that issued it ({current.issuer.rfc4514_string()!r}) in sslrootcert too"
+                )
             return (
                 f"{_name(current)} was issued by {current.issuer.rfc4514_string()!r}, which is neither in the CA "
                 f"file ({ca_names}) nor in the chain"
@@ -616,7 +636,13 @@ def _signature_path(
                 f"the CA certificate {_name(issuer)} is not valid now (valid {_date(issuer.not_valid_before_utc)} "
                 f"to {_date(issuer.not_valid_after_utc)})"
             )
-        if _der(issuer) in anchor_ders:
+        limit = _path_length_limit(issuer)
+        if limit is not None and intermediates_below > limit:
+            return (
+                f"{_name(issuer)} allows {limit} intermediate CA(s) below it (pathLenConstraint), "
+                f"the chain has {intermediates_below}"
+            )
+        if _der(issuer) in anchor_ders and _is_root(issuer):
             return None
         seen.add(_der(issuer))
         current = issuer
@@ -632,16 +658,22 @@ def _check_chain(
     anchors, found = _find_certificates(ca_pem, what="CA certificate")
     if not anchors:
         return _failed(code, found.message.replace("no certificate block", "no CA certificate block"), _WHY_CHAIN)
-    root_names = ", ".join(_name(a) for a in anchors)
-    strict_problem = _strict_verify(leaf, chain, anchors, now)
+    roots = [a for a in anchors if _is_root(a)]
+    root_names = ", ".join(_name(a) for a in roots or anchors)
+    # Only roots are trust anchors, as in libpq; other certificates of the CA file may serve as intermediates.
+    strict_problem = (
+        _strict_verify(leaf, [*chain, *(a for a in anchors if not _is_root(a))], roots, now)
+        if roots
+        else "the CA file holds no root (self-signed) certificate"
+    )
     if strict_problem is None:
         return _passed(code, f"verifies to {root_names} (RFC 5280 path validation, cryptography's verifier)")
     problem = _signature_path(leaf, chain, anchors, now)
     if problem is None:
         return _passed(
             code,
-            f"verifies to {root_names} by signature, issuer-name and CA-validity checks, as OpenSSL and libpq do "
-            f"(the stricter RFC 5280 / Web PKI verifier refused it: {strict_problem})",
+            f"verifies to {root_names} by signature, issuer-name, CA-validity and path-length checks, as OpenSSL "
+            f"and libpq do (the stricter RFC 5280 / Web PKI verifier refused it: {strict_problem})",
         )
     return _failed(code, f"does not verify to {root_names}: {problem}", _WHY_CHAIN)
 

@@ -74,6 +74,7 @@ def make_cert(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     ski: bool = True,
+    path_length: int | None = None,
 ) -> Made:
     """A certificate; self-signed unless ``signer`` is given. ``ca=None`` leaves basicConstraints out."""
     key = key if key is not None else ec_key()
@@ -90,7 +91,9 @@ def make_cert(
         .not_valid_after(not_after or NOW + timedelta(days=365))
     )
     if ca is not None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True
+        )
     if usage is not None:
         builder = builder.add_extension(usage, critical=True)
     if eku:

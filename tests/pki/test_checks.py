@@ -18,6 +18,7 @@ from rdsssl_reconcile.pki.checks import (
     CLIENT_CA_CHECKS,
     SERVER_CHECKS,
     CertificateReport,
+    CheckResult,
     Outcome,
     Severity,
     check_client_ca,
@@ -318,6 +319,43 @@ def test_chain_fails_when_the_signer_is_not_a_ca() -> None:
         cert_pem=leaf.cert_pem(), key_pem=None, endpoints=(), now=BUILD_NOW, ca_pem=not_a_ca.cert_pem()
     ).result("chain")
     assert result.outcome is Outcome.FAIL
+
+
+def test_chain_respects_path_length_constraints() -> None:
+    # libpq (OpenSSL) refuses this chain: the first intermediate allows no CA below it.
+    root = make_ca("len-root", key=ec_key(110))
+    limited = make_ca("len-limited", key=ec_key(111), signer=root, path_length=0)
+    below = make_ca("len-below", key=ec_key(112), signer=limited)
+    leaf = make_cert(dns=["db.example.com"], signer=below, key=ec_key(113))
+    result = check_server_certificate(
+        cert_pem=leaf.cert_pem() + below.cert_pem() + limited.cert_pem(),
+        key_pem=None,
+        endpoints=(),
+        now=BUILD_NOW,
+        ca_pem=root.cert_pem(),
+    ).result("chain")
+    assert result.outcome is Outcome.FAIL, result
+    assert "CN=len-limited allows 0 intermediate CA(s) below it (pathLenConstraint), the chain has 1" in result.message
+
+
+def test_chain_needs_a_root_in_the_ca_file() -> None:
+    # sslrootcert holding only the intermediate is not enough for libpq, which does not allow partial chains.
+    root = make_ca("anchor-root", key=ec_key(120))
+    intermediate = make_ca("anchor-intermediate", key=ec_key(121), signer=root)
+    leaf = make_cert(dns=["db.example.com"], signer=intermediate, key=ec_key(122))
+
+    def chain_with(ca_pem: str) -> CheckResult:
+        return check_server_certificate(
+            cert_pem=leaf.cert_pem(), key_pem=None, endpoints=(), now=BUILD_NOW, ca_pem=ca_pem
+        ).result("chain")
+
+    only_intermediate = chain_with(intermediate.cert_pem())
+    assert only_intermediate.outcome is Outcome.FAIL
+    assert "which is not a root" in only_intermediate.message
+    only_leaf = chain_with(leaf.cert_pem())
+    assert only_leaf.outcome is Outcome.FAIL
+    # The intermediate may come from the CA file, as long as the root is there too.
+    assert chain_with(intermediate.cert_pem() + root.cert_pem()).outcome is Outcome.PASS
 
 
 # --- content -------------------------------------------------------------------------------------------
