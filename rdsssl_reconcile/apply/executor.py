@@ -591,7 +591,27 @@ def describe_drift(
         moved.append(f"changes are now {', '.join(fields_now) or 'none'} (planned: {', '.join(fields_then)})")
     elif (current.get("request") or {}).get("digest") != (planned.get("request") or {}).get("digest"):
         moved.append("the request differs")
+    else:
+        # Same inputs, so the same plan, unless what the reviewer read was edited (or another version
+        # made it): what was shown must be what is done, restarts first of all.
+        if current.get("restart") != planned.get("restart"):
+            moved.append(
+                f"the plan shows restart {planned.get('restart')!r}, apply would restart: {current.get('restart')!r}"
+            )
+        shown = [_reviewed(c) for c in planned["changes"]]
+        for then, now in zip(shown, (_reviewed(c) for c in current["changes"]), strict=True):
+            if then != now:
+                moved.append(f"{now['field']}: the plan shows {_brief(then)}, apply would do {_brief(now)}")
     return moved
+
+
+def _reviewed(change: dict[str, Any]) -> dict[str, Any]:
+    """What a reviewer reads about a change and that cannot differ for the same inputs (not the reason)."""
+    return {key: change.get(key) for key in ("field", "before", "after", "restart", "rule")}
+
+
+def _brief(change: dict[str, Any]) -> str:
+    return f"{change['before']} -> {change['after']} (restart {change['restart']})"
 
 
 def field_differences(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:

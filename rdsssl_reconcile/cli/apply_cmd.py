@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
 from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, export_files
 from rdsssl_reconcile.apply.waiting import Backoff
@@ -53,6 +54,9 @@ def _is_plan_file(paths: tuple[Path, ...]) -> bool:
 def _refusal(saved: dict[str, Any], current: Plan, desired: dict[str, Any], targets: set[str] | None) -> list[str]:
     """Every way the world moved since the saved plan, per instance (empty: the plan still holds)."""
     problems: list[str] = []
+    made_by = saved.get("tool_version")
+    if made_by != __version__:
+        problems.append(f"the plan was made by rdsssl-reconcile {made_by}, this is {__version__}")
     fresh = {item.id: item.to_json() for item in current.instances}
     for planned in saved.get("instances", []):
         instance_id = planned["id"]

@@ -118,6 +118,30 @@ def test_saved_plan_refused_when_spec_changed(
     assert modifies(cloud_env) == []
 
 
+def test_saved_plan_whose_reviewed_content_was_edited_is_refused(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
+    # The digests still match, but what a reviewer reads was edited: "no restart", a harmless-looking
+    # change, another tool version. What was shown must be what is done.
+    cloud_env.admin.add_instances([instance_entry("pgm-a")])
+    write_spec(spec_dir, aliyun_spec("pgm-a"))
+    plan_file = tmp_path / "reviewed.plan"
+    assert cli("plan", str(spec_dir), "--out", str(plan_file)).code == 0
+    saved = json.loads(plan_file.read_text())
+    (item,) = saved["instances"]
+    item["restart"] = "not_required"
+    item["changes"][0]["after"] = "nothing"
+    saved["tool_version"] = "9.9.9"
+    plan_file.write_text(json.dumps(saved))
+    cloud_env.admin.clear_calls()
+    result = cli("apply", str(plan_file))
+    assert result.code == 1, result.text
+    assert "the plan was made by rdsssl-reconcile 9.9.9, this is" in result.err
+    assert "pgm-a: the plan shows restart 'not_required', apply would restart: 'required'" in result.err
+    assert "pgm-a: ssl.enabled: the plan shows false -> nothing (restart required)" in result.err
+    assert modifies(cloud_env) == []
+
+
 def test_saved_plan_applies_when_nothing_moved(
     cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
 ) -> None:
