@@ -97,6 +97,13 @@ def _transport_kind(exc: BaseException) -> tuple[str, str]:
         return "Timeout", "the call timed out"
     if "refused" in text:
         return "ConnectionRefused", "the connection was refused"
+    if "failed to parse the value as json" in text:
+        # The server answered, but not with the API's JSON (an empty 404, an HTML page): retrying
+        # will not help, and "connection dropped" would send the user looking in the wrong place.
+        return (
+            "BadResponse",
+            "the endpoint answered with something that is not the RDS API's JSON (is it an RDS API endpoint?)",
+        )
     return "ConnectionDropped", "the connection was dropped before a response arrived"
 
 
@@ -130,7 +137,16 @@ def _classify(exc: BaseException, action: str, endpoint: str) -> CloudError:
         cls = TransientCloudError if status >= 500 else PermanentCloudError
         return cls(f"HTTP {status} without an error code", **common)
     kind, description = _transport_kind(exc)
-    return TransientCloudError(f"{description} ({endpoint})", code=kind, action=action)
+    error = PermanentCloudError if kind == "BadResponse" else TransientCloudError
+    return error(f"{description} ({endpoint})", code=kind, action=action)
+
+
+def _count(value: Any) -> int:
+    """A record count from a response; anything unusable counts as 0 (stop paging) instead of crashing."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 class SdkCloudClient:
@@ -216,7 +232,7 @@ class SdkCloudClient:
                 )
                 found = (body.get("Items") or {}).get("DBInstance") or []
                 items.extend(found)
-                total = int(body.get("TotalRecordCount") or 0)
+                total = _count(body.get("TotalRecordCount"))
                 if not found or page * _PAGE_SIZE >= total:
                     break
                 page += 1

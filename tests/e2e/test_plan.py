@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -364,3 +366,36 @@ def test_credentials_missing_is_a_clear_error(emulator: RunningEmulator, tmp_pat
     assert "no Alibaba Cloud credentials found" in result.err
     assert "Traceback" not in result.text
     assert emulator.admin.calls() == []
+
+
+def test_an_endpoint_that_is_not_the_rds_api_is_named_not_retried(
+    cli: Cli, spec_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A typo'd --endpoint pointing at some web server: it answers, just not with the API's JSON.
+    hits: list[str] = []
+
+    class NotRds(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotRds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "emulator-access-key-id")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "emulator-access-key-secret")
+        write_spec(spec_dir, aliyun_spec("pgm-a"))
+        result = cli("plan", str(spec_dir), "--endpoint", f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.code == 1, result.text
+    assert "BadResponse" in result.out + result.err
+    assert "not the RDS API's JSON (is it an RDS API endpoint?)" in result.out + result.err
+    assert len(hits) == 1  # a permanent error: not retried
