@@ -86,7 +86,17 @@ def _validate_endpoints(endpoints: Sequence[str]) -> tuple[str, ...]:
         value = endpoint.strip()
         if not value or len(value) > 253 or not (_HOSTNAME.match(value) or _is_ip(value)):
             raise UserError(f"--endpoint {endpoint!r} is not a host name or IP address")
-        cleaned.append(value.rstrip("."))
+        if value.endswith("."):
+            raise UserError(
+                f"--endpoint {endpoint!r} ends with a dot: libpq compares the host exactly as clients write it, "
+                f"and no certificate name matches an absolute name; expected {value.rstrip('.')!r}"
+            )
+        if "%" in value:
+            raise UserError(
+                f"--endpoint {endpoint!r} has an IPv6 zone (%...), which a certificate cannot hold; "
+                f"expected the address alone ({value.split('%', 1)[0]!r})"
+            )
+        cleaned.append(value)
     return tuple(dict.fromkeys(cleaned))
 
 
@@ -456,6 +466,7 @@ def check(
 
     One line per check (pass/FAIL/warn/skip) and, for failures, why it matters on RDS.
     """
+    endpoints = _validate_endpoints(endpoints)
     cert_pem = _read_input(cert_file, "certificate")
     key_pem = _read_input(key_file, "key") if key_file is not None else None
     ca_pem = _read_input(ca_file, "CA certificate") if ca_file is not None else None

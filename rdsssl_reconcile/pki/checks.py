@@ -355,7 +355,7 @@ def _find_certificates(pem: bytes | str, *, what: str) -> tuple[tuple[x509.Certi
     certs: list[x509.Certificate] = []
     for block in cert_blocks:
         try:
-            cert = x509.load_der_x509_certificate(block.der)
+            cert = x509.load_der_x509_certificate(block.certificate_der)
         except ValueError:
             return (), _failed(
                 code,

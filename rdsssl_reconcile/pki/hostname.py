@@ -12,8 +12,8 @@ Matching is case-insensitive; a wildcard is honoured only as the whole leftmost 
 it matches exactly one label, and never the bare parent domain (RFC 6125 §6.4.3). We apply the stricter
 RFC 6125 reading to partial wildcards (``db*.example.com``) and to wildcards directly under a public
 suffix-like single label (``*.com``) because Python's `ssl`, Go and Java clients reject them, and a
-certificate must work for every client. A trailing dot (``db.example.com.``) is ignored on both sides, so
-an endpoint written as an absolute name is still recognised.
+certificate must work for every client. A trailing dot on a certificate name is ignored; endpoints
+with one are refused before they get here (``certs`` options and specs), because libpq never matches them.
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def _inspect_block(block: PemBlock) -> InspectedBlock:
     label, line = block.label, block.line
     try:
         if label in CERTIFICATE_LABELS:
-            cert = summarize_certificate(x509.load_der_x509_certificate(block.der))
+            cert = summarize_certificate(x509.load_der_x509_certificate(block.certificate_der))
             return InspectedBlock(kind=BlockKind.CERTIFICATE, label=label, line=line, certificate=cert)
         if label in CSR_LABELS:
             csr = summarize_csr(x509.load_der_x509_csr(block.der))

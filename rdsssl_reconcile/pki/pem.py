@@ -63,6 +63,19 @@ class PemBlock:
         return f"PemBlock(label={self.label!r}, line={self.line}, {len(self.der)} bytes)"
 
     @property
+    def certificate_der(self) -> bytes:
+        """The certificate's DER. OpenSSL's ``TRUSTED CERTIFICATE`` appends trust settings after the
+        certificate's SEQUENCE (which libpq accepts in ``sslrootcert``); only that SEQUENCE is returned."""
+        if self.label != "TRUSTED CERTIFICATE" or len(self.der) < 2 or self.der[0] != 0x30:
+            return self.der
+        first = self.der[1]
+        if first < 0x80:
+            return self.der[: 2 + first]
+        size = first & 0x7F
+        length = int.from_bytes(self.der[2 : 2 + size], "big")
+        return self.der[: 2 + size + length]
+
+    @property
     def is_encrypted(self) -> bool:
         return self.label == "ENCRYPTED PRIVATE KEY" or any(
             name.lower() == "proc-type" and "ENCRYPTED" in value.upper() for name, value in self.headers
@@ -120,7 +133,7 @@ def load_certificates(data: bytes | str, *, what: str = "certificate") -> tuple[
     certs = []
     for block in blocks:
         try:
-            cert = x509.load_der_x509_certificate(block.der)
+            cert = x509.load_der_x509_certificate(block.certificate_der)
         except ValueError as exc:
             raise PemError(
                 f"the certificate block at line {block.line} is not a valid X.509 certificate: {exc}"

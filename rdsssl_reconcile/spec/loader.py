@@ -396,6 +396,13 @@ class _FileLoader:
         # Host names are case-insensitive; RDS reports its own in lower case. Normalised here, so that
         # 'PGM-A.pg...' neither plans a restart that never converges nor passes as a second endpoint.
         endpoints = tuple(str(e).lower() for e in ssl_raw.get("endpoints", ()))
+        for index, endpoint in enumerate(endpoints):
+            if endpoint.endswith("."):
+                self.problem(
+                    at("ssl", "endpoints", index),
+                    f"{endpoint!r} ends with a dot; RDS connection strings (and the host names libpq checks "
+                    f"certificates against) are written without it: expected {endpoint.rstrip('.')!r}",
+                )
         if len(set(endpoints)) < len(endpoints):
             repeated = sorted({e for e in endpoints if endpoints.count(e) > 1})
             self.problem(

@@ -520,3 +520,39 @@ def test_unsupported_curve_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     assert "has a public key of an unsupported algorithm or curve" in result.out
     assert "uses an algorithm or curve that is not supported" in result.out
     assert "Internal error" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("db.example.com.", "ends with a dot: libpq compares the host exactly as clients write it"),
+        ("fe80::1%eth0", "has an IPv6 zone (%...), which a certificate cannot hold"),
+    ],
+)
+def test_endpoints_libpq_would_never_match_are_refused(
+    made_by_cli: IssuedFiles, tmp_path: Path, endpoint: str, message: str
+) -> None:
+    result = run_cli(
+        "certs", "check", "--cert", made_by_cli.server_cert, "--key", made_by_cli.server_key, "--endpoint", endpoint
+    )
+    assert result.code == 1
+    assert message in result.err
+
+
+def test_trusted_certificate_ca_file_is_read(made_by_cli: IssuedFiles, tmp_path: Path) -> None:
+    # `openssl x509 -trustout` writes BEGIN TRUSTED CERTIFICATE (trust settings after the certificate),
+    # which libpq accepts as sslrootcert.
+    require_openssl()
+    trusted = tmp_path / "trusted.pem"
+    subprocess.run(
+        ["openssl", "x509", "-in", made_by_cli.ca_cert, "-trustout", "-addtrust", "serverAuth", "-out", trusted],
+        check=True,
+        capture_output=True,
+    )
+    assert trusted.read_text().startswith("-----BEGIN TRUSTED CERTIFICATE-----")
+    result = run_cli(
+        "certs", "check", "--cert", made_by_cli.server_cert, "--key", made_by_cli.server_key, "--ca", trusted,
+        "--endpoint", TWO_ENDPOINTS[0],
+    )  # fmt: skip
+    assert result.code == 0, result.out
+    assert re.search(r"pass\s+chain\s+verifies to", result.out)

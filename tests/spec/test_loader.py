@@ -372,6 +372,23 @@ def test_endpoints_ignore_case(tmp_path: Path) -> None:
     ) in problems
 
 
+def test_endpoint_with_a_trailing_dot_is_refused(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl: {enabled: true, endpoints: [pgm-aaa.pg.rds.aliyuncs.com.], certificate: {source: aliyun}}
+        """,
+    )
+    (problem,) = problems_of([spec])
+    assert problem.startswith(
+        f"{spec}:4: instances[0].ssl.endpoints[0]: 'pgm-aaa.pg.rds.aliyuncs.com.' ends with a dot"
+    )
+
+
 def test_window_shorter_than_a_restart_is_refused(tmp_path: Path) -> None:
     spec = write(
         tmp_path,
