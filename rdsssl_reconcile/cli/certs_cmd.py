@@ -312,7 +312,7 @@ def _load_authority(ca_cert: Path, ca_key: Path, now: datetime) -> CertificateAu
 @_force_option
 def issue(
     ca_cert: Path, ca_key: Path, endpoints: tuple[str, ...], out_dir: Path, days: int, key_type: str, force: bool
-) -> None:
+) -> int:
     """Issue a server key, CSR and certificate signed by the CA (seed steps 2-4).
 
     Writes server.key (unencrypted PKCS#8, mode 0600), server.csr and server.crt with basicConstraints
@@ -330,7 +330,7 @@ def issue(
     write_secret_file(key_path, issued.key_pem(), force=force)
     write_public_file(csr_path, issued.csr_pem() or "", force=force)
     write_public_file(cert_path, issued.cert_pem(), force=force)
-    _report_issued(issued, key_path, csr_path, cert_path, authority, hosts, now)
+    return _report_issued(issued, key_path, csr_path, cert_path, authority, hosts, now)
 
 
 def _report_issued(
@@ -341,7 +341,8 @@ def _report_issued(
     authority: CertificateAuthority,
     hosts: tuple[str, ...],
     now: datetime,
-) -> None:
+) -> int:
+    """Print what was written and check it; the exit code is 1 when a check fails."""
     _echo_written(key_path, ["private key, PKCS#8, mode 0600", *_key_lines(summarize_private_key(issued.private_key))])
     _echo_written(csr_path, ["certificate signing request"])
     summary = summarize_certificate(issued.certificate)
@@ -352,15 +353,19 @@ def _report_issued(
             f"{authority.certificate.not_valid_after_utc:%Y-%m-%d}; clients will refuse it after that date.",
             err=True,
         )
+    ca = authority.certificate
     report = check_server_certificate(
         cert_pem=issued.cert_pem(),
         key_pem=issued.key_pem(),
         endpoints=hosts,
         now=now,
-        ca_pem=authority.cert_pem(),
+        # An intermediate CA cannot complete the chain on its own (its root is not given here).
+        ca_pem=authority.cert_pem() if ca.issuer == ca.subject else None,
     )
     verdict = "every check passes" if report.ok else f"{len(report.errors)} check(s) fail"
     click.echo(f"Checked: {verdict} (details: rdsssl-reconcile certs check --cert {cert_path} --key {key_path} ...)")
+    # The files are written either way (they may be inspected), but a script must not carry on with them.
+    return 0 if report.ok else 1
 
 
 @certs.command("inspect")
