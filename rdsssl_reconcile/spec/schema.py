@@ -148,6 +148,8 @@ _SSL = {
         "certificate": _CERTIFICATE,
         "client_ca": _CLIENT_CA,
     },
+    # Required: a spec that leaves it out must not mean "turn SSL off" (a restart) by accident.
+    "required": ["enabled"],
     "additionalProperties": False,
     "allOf": [
         {
@@ -206,11 +208,23 @@ INSTANCE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-#: What ``defaults:`` may hold: any instance key but ``id``, nothing required (instances complete it).
+
+def _types_only(schema: Any) -> Any:
+    """``schema`` without ``required`` and conditional rules: a partial value, completed elsewhere."""
+    if isinstance(schema, dict):
+        return {k: _types_only(v) for k, v in schema.items() if k not in ("required", "allOf")}
+    if isinstance(schema, list):
+        return [_types_only(v) for v in schema]
+    return schema
+
+
+#: What ``defaults:`` may hold: any instance key but ``id``, with types and known keys checked but nothing
+#: required and no cross-field rule: each instance completes the defaults, and the merged instance is
+#: validated against the full instance schema (so the error names the instance).
 DEFAULTS_SCHEMA: dict[str, Any] = {
     "description": "Values every instance in this file inherits (mappings merge, lists and scalars are replaced).",
     "type": "object",
-    "properties": {k: v for k, v in _INSTANCE_PROPERTIES.items() if k not in ("id", "description")},
+    "properties": {k: _types_only(v) for k, v in _INSTANCE_PROPERTIES.items() if k not in ("id", "description")},
     "additionalProperties": False,
 }
 

@@ -74,8 +74,34 @@ def test_unknown_key_names_file_line_path_and_suggestion(tmp_path: Path) -> None
               enable: true
         """,
     )
-    (problem,) = problems_of([spec])
-    assert problem.startswith(f"{spec}:5: instances[0].ssl.enable: unknown key 'enable' (did you mean 'enabled'?)")
+    problems = problems_of([spec])
+    assert any(
+        p.startswith(f"{spec}:5: instances[0].ssl.enable: unknown key 'enable' (did you mean 'enabled'?)")
+        for p in problems
+    ), problems
+    # and the misspelt key is therefore missing: leaving ssl.enabled out must never mean "SSL off".
+    assert f"{spec}:5: instances[0].ssl: missing required key 'enabled'" in problems
+
+
+def test_defaults_may_be_partial_and_instances_complete_them(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "fleet.yaml",
+        """
+        defaults:
+          region: cn-hangzhou
+          ssl: {enabled: true, certificate: {source: aliyun}}
+          policy: {restart: window}
+        instances:
+          - id: pgm-aaa
+            ssl: {endpoints: [pgm-aaa.pg.rds.aliyuncs.com]}
+            policy: {window: "sat 02:00-04:00"}
+        """,
+    )
+    (instance,) = load_specs([tmp_path], now=NOW).instances
+    assert instance.ssl.enabled
+    assert instance.ssl.endpoints == ("pgm-aaa.pg.rds.aliyuncs.com",)
+    assert instance.policy.mode is RestartMode.WINDOW
 
 
 def test_wrong_type_and_enum_typo_reported_together(tmp_path: Path) -> None:
