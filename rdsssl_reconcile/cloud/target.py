@@ -80,7 +80,11 @@ class Target:
 
 
 def normalize_endpoint(url: str, *, source: str) -> str:
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise TargetError(f"{source}: expected an http(s) URL such as http://127.0.0.1:8080, got {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetError(f"{source}: expected an http(s) URL such as http://127.0.0.1:8080, got {url!r}")
     if parts.path not in ("", "/") or parts.query:
@@ -98,7 +102,11 @@ def _find_target_file(spec_paths: Sequence[Path]) -> Path | None:
 
 
 def _load_target_file(file: Path) -> Target:
-    document = load_yaml_file(file)
+    try:
+        document = load_yaml_file(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
+        raise TargetError(f"{file}: cannot read the file: {reason}") from None
     data = document.data
 
     def where(*path: str) -> str:
@@ -132,7 +140,7 @@ def _load_target_file(file: Path) -> Target:
             "expected fleet, state, restart_seconds"
         )
     restart = emulator.get("restart_seconds", 3)
-    if not isinstance(restart, int | float) or isinstance(restart, bool) or restart < 0:
+    if not isinstance(restart, int | float) or isinstance(restart, bool) or not 0 <= restart < float("inf"):
         raise TargetError(
             f"{where('emulator', 'restart_seconds')}: emulator.restart_seconds: expected a number >= 0, got {restart!r}"
         )

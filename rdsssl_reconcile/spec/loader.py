@@ -126,10 +126,19 @@ def discover_spec_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
                 relative = candidate.relative_to(path)
                 if any(part.startswith((".", "_")) for part in relative.parts):
                     continue
-                if candidate.is_file() and candidate.suffix in SPEC_SUFFIXES:
+                if candidate.suffix.lower() in SPEC_SUFFIXES and candidate.is_file():
                     files.append(candidate)
+                elif candidate.suffix.lower() in SPEC_SUFFIXES and candidate.is_symlink():
+                    problems.append(f"{candidate}: a symbolic link to a missing file")
+        elif path.exists():
+            problems.append(f"{path}: not a regular file or directory")
         else:
             problems.append(f"{path}: no such file or directory")
+    # The same file named twice (`specs specs/a.yaml`) is one file, not a set of duplicate instances.
+    unique: dict[Path, Path] = {}
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    files = list(unique.values())
     if not files and not problems:
         problems.append(f"no spec files (*.yaml, *.yml) found in {', '.join(str(p) for p in paths)}")
     return files, problems
@@ -185,6 +194,17 @@ def _origin(origins: dict[PathKey, PathKey], path: PathKey) -> PathKey:
 
 #: Longest string echoed back in an error message; longer ones are cut.
 _ECHO_LIMIT = 80
+#: Certificates, keys and CRLs are kilobytes; a file far bigger is the wrong file (or /dev/zero).
+MAX_MATERIAL_BYTES = 4 * 1024 * 1024
+
+
+def _echo(value: str) -> str:
+    """``value`` as error messages may show it: quoted, cut, never PEM."""
+    if "-----BEGIN" in value:
+        return "(PEM text, not shown)"
+    if len(value) > _ECHO_LIMIT:
+        return f"{value[:_ECHO_LIMIT]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 def _holds_private_key(text: str) -> bool:
@@ -279,7 +299,9 @@ def _translate(error: ValidationError, instance: Mapping[str, Any]) -> list[tupl
                 if key == "pem" and "env" in allowed:
                     message = "private keys cannot be written inline; use {file: PATH} or {env: NAME}"
                 else:
-                    message = f"unknown key {key!r}{_did_you_mean(key, allowed)}; expected one of {', '.join(allowed)}"
+                    message = (
+                        f"unknown key {_echo(key)}{_did_you_mean(key, allowed)}; expected one of {', '.join(allowed)}"
+                    )
                 out.append(((*path, key), True, message))
             return out
         case "required":
@@ -391,6 +413,21 @@ class _FileLoader:
             return _origin(origins, tuple(path))
 
         before = len(self.problems.problems)
+        # The schema's patterns end in '$', which Python (unlike editors' ECMA regexes) also matches before
+        # a final newline: "pgm-a\n" would pass and be a different instance from "pgm-a".
+        named: list[tuple[PathKey, Any]] = [(("id",), merged["id"]), (("region",), merged["region"])]
+        named += [(("ssl", "endpoints", i), e) for i, e in enumerate(merged["ssl"].get("endpoints", ()))]
+        for path, value in named:
+            if isinstance(value, str) and value != value.strip():
+                self.problem(at(*path), f"expected no surrounding spaces or line breaks, got {_echo(value)}")
+        policy_raw = merged.get("policy", {})
+        if "window" in policy_raw and policy_raw.get("restart", "allowed") == "allowed":
+            # The dangerous reading: a window written down, yet 'allowed' restarts at any time.
+            self.problem(
+                at("policy", "window"),
+                "a window is set but restart is 'allowed', so apply would restart at any time, not only in the "
+                "window; expected 'restart: window' with it (or no window)",
+            )
         ssl_raw = merged["ssl"]
         enabled = bool(ssl_raw.get("enabled", False))
         # Host names are case-insensitive; RDS reports its own in lower case. Normalised here, so that
@@ -459,15 +496,32 @@ class _FileLoader:
                 return None
             return MaterialRef(kind="env", written=name), value
         written = raw["file"]
-        resolved = (self.base_dir / written).resolve()
-        try:
-            text = resolved.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self.problem((*doc_path, "file"), f"file {written!r} does not exist (looked for {resolved})")
+        where = (*doc_path, "file")
+        if "-----BEGIN" in written or len(written) > 4096:
+            # PEM pasted where a path belongs: the whole-document scan reports a key; never echo it here.
+            self.problem(where, "expected a file path, found PEM text or something far longer than a path")
             return None
+        shown = _echo(written)
+        try:
+            resolved = (self.base_dir / written).resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+            self.problem(where, f"cannot resolve the path {shown} (a symlink loop or an invalid character?)")
+            return None
+        try:
+            if not resolved.exists():
+                self.problem(where, f"file {shown} does not exist (looked for {resolved})")
+                return None
+            if not resolved.is_file():
+                self.problem(where, f"{shown} ({resolved}) is not a regular file; expected a PEM file")
+                return None
+            size = resolved.stat().st_size
+            if size > MAX_MATERIAL_BYTES:
+                self.problem(where, f"{shown} ({resolved}) is {size:,} bytes; a PEM file is a few kilobytes")
+                return None
+            text = resolved.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a readable text file"
-            self.problem((*doc_path, "file"), f"cannot read {written!r} ({resolved}): {reason}")
+            self.problem(where, f"cannot read {shown} ({resolved}): {reason}")
             return None
         return MaterialRef(kind="file", written=written, resolved=resolved), text
 

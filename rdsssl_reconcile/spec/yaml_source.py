@@ -113,6 +113,12 @@ class _Converter:
                     (line, f"{format_path(path)}: keys must be strings, got {type(key).__name__} {key!r}")
                 )
                 continue
+            if "-----BEGIN" in key or len(key) > 200:
+                # Never echoed, and never part of a key path that other messages would print.
+                self.document.problems.append(
+                    (line, f"{format_path(path)}: a key holds PEM text or is {len(key)} characters long (not shown)")
+                )
+                continue
             if index >= merged:
                 # A key written in this mapping overrides one brought in by ``<<:``, as YAML's merge
                 # key defines; written twice here, it is a duplicate.

@@ -69,3 +69,17 @@ def test_bad_target_file_is_a_located_error(tmp_path: Path, text: str, expected:
     with pytest.raises(TargetError) as info:
         resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
     assert str(info.value).startswith(f"{path}{expected}"), str(info.value)
+
+
+def test_unreadable_target_file_and_odd_values_are_located_errors(tmp_path: Path) -> None:
+    path = tmp_path / "_target.yaml"
+    path.write_bytes(b"target: \xff\xfe\n")
+    with pytest.raises(TargetError, match="cannot read the file: not a UTF-8 text file"):
+        resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
+    write_target(tmp_path, "target: embedded-emulator\nemulator: {fleet: f.yaml, restart_seconds: .nan}\n")
+    with pytest.raises(TargetError, match="expected a number >= 0"):
+        resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
+    with pytest.raises(TargetError, match="expected an http"):
+        resolve_target(endpoint_option="http://[::1", spec_paths=[tmp_path], environ={})
+    with pytest.raises(TargetError, match="expected an http"):
+        resolve_target(endpoint_option="http://127.0.0.1:port", spec_paths=[tmp_path], environ={})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -562,3 +563,75 @@ def test_issuer_ca_must_be_allowed_to_sign(tmp_path: Path) -> None:
     assert problem.startswith(
         f"{spec}:7: instances[0].ssl.certificate.ca_cert: CN=no-sign-ca may not sign certificates"
     )
+
+
+def custom_spec(cert: str, key: str = "{file: server.key}") -> str:
+    return (
+        "instances:\n  - id: pgm-aaa\n    region: cn-hangzhou\n    ssl:\n      enabled: true\n"
+        "      endpoints: [pgm-aaa.pg.rds.aliyuncs.com]\n"
+        f"      certificate: {{source: custom, cert: {cert}, key: {key}}}\n"
+    )
+
+
+def test_key_pasted_as_a_file_path_is_never_echoed(tmp_path: Path, server_pair: dict[str, str]) -> None:
+    key = server_pair["key"]
+    spec = tmp_path / "a.yaml"
+    spec.write_text(custom_spec("{file: server.crt}", "{file: " + json.dumps(key) + "}"), encoding="utf-8")
+    (tmp_path / "server.crt").write_text(server_pair["cert"], encoding="utf-8")
+    problems = problems_of([spec])
+    assert any("expected a file path, found PEM text" in p for p in problems), problems
+    assert not any("PRIVATE KEY-----" in p or key.splitlines()[1] in p for p in problems), problems
+
+
+def test_key_pasted_as_a_mapping_key_is_never_echoed(tmp_path: Path, server_pair: dict[str, str]) -> None:
+    key = server_pair["key"]
+    spec = tmp_path / "a.yaml"
+    spec.write_text(f"instances: []\n? {json.dumps(key)}\n: 1\n", encoding="utf-8")  # an explicit (long) key
+    problems = problems_of([spec])
+    assert any("a key holds PEM text" in p for p in problems), problems
+    assert not any("PRIVATE KEY-----" in p or key.splitlines()[1] in p for p in problems), problems
+
+
+@pytest.mark.parametrize("kind", ["symlink-loop", "nul-byte", "fifo", "directory"])
+def test_unusable_material_paths_are_problems_not_crashes_or_hangs(tmp_path: Path, kind: str) -> None:
+    name = {"symlink-loop": "loop", "nul-byte": "a\\0b", "fifo": "fifo", "directory": "dir"}[kind]
+    if kind == "symlink-loop":
+        (tmp_path / "loop").symlink_to(tmp_path / "loop2")
+        (tmp_path / "loop2").symlink_to(tmp_path / "loop")
+    elif kind == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+    elif kind == "directory":
+        (tmp_path / "dir").mkdir()
+    spec = tmp_path / "a.yaml"
+    spec.write_text(custom_spec(f'{{file: "{name}"}}', "{env: NOPE_UNSET_KEY}"), encoding="utf-8")
+    problems = problems_of([spec])
+    assert any(":7: instances[0].ssl.certificate.cert.file: " in p for p in problems), problems
+
+
+def test_values_with_a_trailing_newline_are_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "a.yaml"
+    spec.write_text('instances:\n  - id: "pgm-aaa\\n"\n    region: cn-hangzhou\n    ssl: {enabled: false}\n')
+    (problem,) = problems_of([spec])
+    assert problem.startswith(f"{spec}:2: instances[0].id: expected no surrounding spaces or line breaks")
+
+
+def test_window_with_restart_allowed_is_refused(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        "a.yaml",
+        """
+        instances:
+          - id: pgm-aaa
+            region: cn-hangzhou
+            ssl: {enabled: false}
+            policy: {window: "02:00-04:00"}
+        """,
+    )
+    (problem,) = problems_of([spec])
+    assert problem.startswith(f"{spec}:5: instances[0].policy.window: a window is set but restart is 'allowed'")
+
+
+def test_discovery_ignores_suffix_case_and_a_file_named_twice(tmp_path: Path) -> None:
+    write(tmp_path, "A.YAML", "instances:\n  - {id: pgm-aaa, region: cn-hangzhou, ssl: {enabled: false}}\n")
+    spec_set = load_specs([tmp_path, tmp_path / "A.YAML"], now=NOW)
+    assert [i.id for i in spec_set.instances] == ["pgm-aaa"]
