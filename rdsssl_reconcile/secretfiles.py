@@ -68,7 +68,7 @@ def refuse_existing(paths: Iterable[Path | str], *, force: bool) -> None:
         names = ", ".join(existing)
         raise OutputFileError(
             f"refusing to overwrite existing file{'s' if len(existing) > 1 else ''}: {names} "
-            "(use --force to replace, or choose another --out directory)"
+            "(replace with --force, or with --force-export for apply --export-dir; or write elsewhere)"
         )
 
 
@@ -77,7 +77,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
     except FileExistsError:
         raise OutputFileError(
-            f"refusing to overwrite existing file: {path} (use --force to replace, or choose another --out directory)"
+            f"refusing to overwrite existing file: {path} (replace with --force, or with --force-export for apply --export-dir; or write elsewhere)"
         ) from None
     except OSError as exc:
         raise OutputFileError(f"cannot create {str(path)!r}: {exc.strerror}") from None

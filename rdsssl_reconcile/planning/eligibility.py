@@ -1,8 +1,8 @@
 """Can this instance carry SSL at all, and can it be changed right now? (reference §4)
 
-Two questions with different consequences. :func:`can_carry_ssl` (engine, version, disks, billing) is
+Two questions with different consequences. :func:`can_carry_ssl` (engine, version, disks, billing, primary) is
 permanent: the reader does not even ask such an instance for its SSL state. :func:`blockers` adds what
-must hold for a change now (primary, unlocked, Running); the plan reports any of them as ``ineligible``
+must hold for a change now (unlocked, Running); the plan reports any of them as ``ineligible``
 with the reason, so a reviewer knows why nothing will happen.
 """
 
@@ -42,6 +42,11 @@ def permanent_blockers(facts: InstanceFacts) -> tuple[str, ...]:
         reasons.append(f"storage is {facts.storage_type or 'unknown'}: SSL needs cloud disks (ESSD or SSD)")
     if is_serverless(facts):
         reasons.append(f"Serverless instance (PayType {facts.pay_type}, Category {facts.category}): not supported")
+    if facts.instance_type and facts.instance_type != "Primary":
+        # Permanent too: the emulator (like, we assume, RDS) refuses to describe a read-only instance's SSL.
+        reasons.append(
+            f"{facts.instance_type} instance: only primary instances are managed (read-only SSL is undocumented)"
+        )
     return tuple(reasons)
 
 
@@ -51,10 +56,6 @@ def can_carry_ssl(facts: InstanceFacts) -> bool:
 
 def blockers(facts: InstanceFacts) -> tuple[str, ...]:
     reasons = list(permanent_blockers(facts))
-    if facts.instance_type and facts.instance_type != "Primary":
-        reasons.append(
-            f"{facts.instance_type} instance: only primary instances are managed (read-only SSL is undocumented)"
-        )
     if facts.lock_mode and facts.lock_mode != "Unlock":
         reasons.append(f"instance is locked ({facts.lock_mode})")
     if facts.status != "Running":

@@ -399,3 +399,16 @@ def test_an_endpoint_that_is_not_the_rds_api_is_named_not_retried(
     assert "BadResponse" in result.out + result.err
     assert "not the RDS API's JSON (is it an RDS API endpoint?)" in result.out + result.err
     assert len(hits) == 1  # a permanent error: not retried
+
+
+def test_read_only_instance_is_ineligible_not_an_error(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+    cloud_env.admin.add_instances(
+        [instance_entry("pgm-p"), instance_entry("pgm-ro", instance_type="Readonly", master_instance_id="pgm-p")]
+    )
+    write_spec(spec_dir, "instances:\n  - {id: pgm-ro, region: cn-hangzhou, ssl: {enabled: false}}\n")
+    cloud_env.admin.clear_calls()
+    result = cli("plan", str(spec_dir), "--detailed-exitcode")
+    assert result.code == 0, result.text
+    assert "! pgm-ro (cn-hangzhou): ineligible - Readonly instance: only primary instances are managed" in result.out
+    # Its SSL state is not even asked for.
+    assert [c["action"] for c in cloud_env.admin.calls()] == ["DescribeDBInstances"]
