@@ -59,6 +59,10 @@ def ensure_directory(directory: Path | str) -> Path:
     return path
 
 
+#: The commands that write files name their overwrite option differently.
+_OVERWRITE_HINT = "(replace with --force, or with --force-export for apply --export-dir; or write elsewhere)"
+
+
 def refuse_existing(paths: Iterable[Path | str], *, force: bool) -> None:
     """Raise OutputFileError naming every path that exists, unless ``force``; call before writing anything."""
     if force:
@@ -67,8 +71,7 @@ def refuse_existing(paths: Iterable[Path | str], *, force: bool) -> None:
     if existing:
         names = ", ".join(existing)
         raise OutputFileError(
-            f"refusing to overwrite existing file{'s' if len(existing) > 1 else ''}: {names} "
-            "(replace with --force, or with --force-export for apply --export-dir; or write elsewhere)"
+            f"refusing to overwrite existing file{'s' if len(existing) > 1 else ''}: {names} {_OVERWRITE_HINT}"
         )
 
 
@@ -76,9 +79,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
     except FileExistsError:
-        raise OutputFileError(
-            f"refusing to overwrite existing file: {path} (replace with --force, or with --force-export for apply --export-dir; or write elsewhere)"
-        ) from None
+        raise OutputFileError(f"refusing to overwrite existing file: {path} {_OVERWRITE_HINT}") from None
     except OSError as exc:
         raise OutputFileError(f"cannot create {str(path)!r}: {exc.strerror}") from None
     try:

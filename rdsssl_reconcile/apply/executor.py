@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from rdsssl_reconcile.apply.audit import AuditLog
 from rdsssl_reconcile.apply.policy import PolicyDecision, decide
-from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, mmss, poll_until
+from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, WaitOutcome, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
 from rdsssl_reconcile.cloud.port import BUSY_CODES, CloudClient
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TransientCloudError, UserError
@@ -458,6 +458,24 @@ class Executor:
         finally:
             wire.clear()  # drop the secret values as soon as they are no longer needed
 
+    def _poll(
+        self,
+        desired: DesiredInstance,
+        judge: Callable[[LiveInstance], Judgement],
+        deadline: float,
+        on_observation: Callable[[LiveInstance, Judgement], None] | None = None,
+    ) -> WaitOutcome[LiveInstance]:
+        """Re-read the instance until ``judge`` decides, the instance's deadline, or a second Ctrl-C."""
+        return poll_until(
+            lambda: self._reread(desired),
+            judge,
+            timeout=max(0.0, deadline - self.clock.monotonic()),
+            clock=self.clock,
+            backoff=self.settings.backoff,
+            interrupted=self.abandon_waits,
+            on_observation=on_observation,
+        )
+
     def _change_started(self, item: InstancePlan, desired: DesiredInstance, code: str, deadline: float) -> bool:
         """After an ambiguous failure: did the modify start anyway? (busy now, or setting).
 
@@ -472,14 +490,7 @@ class Executor:
             return Judgement(Verdict.CONTINUE, f"the instance could not be re-read ({reason})")
 
         self.reporter.phase(item.id, "checking", f"ModifyDBInstanceSSL answered {code}; did it start anyway?")
-        outcome = poll_until(
-            lambda: self._reread(desired),
-            judge,
-            timeout=max(0.0, deadline - self.clock.monotonic()),
-            clock=self.clock,
-            backoff=self.settings.backoff,
-            interrupted=self.abandon_waits,
-        )
+        outcome = self._poll(desired, judge, deadline)
         if outcome.verdict is not Verdict.DONE or outcome.last is None:
             raise _Uncertain(
                 f"ModifyDBInstanceSSL answered {code} and then {outcome.explanation}: it is unknown whether the "
@@ -489,20 +500,13 @@ class Executor:
 
     def _wait_until_idle(self, item: InstancePlan, desired: DesiredInstance, deadline: float) -> None:
         def judge(live: LiveInstance) -> Judgement:
-            status, modify = _status_of(live)
-            if status == "Running" and modify != "setting":
+            if not _is_busy(live):
                 return Judgement(Verdict.DONE, "idle")
+            status, modify = _status_of(live)
             return Judgement(Verdict.CONTINUE, f"instance busy ({status}, LastModifyStatus {modify})")
 
         self.reporter.phase(item.id, "waiting", "instance busy with another change")
-        poll_until(
-            lambda: self._reread(desired),
-            judge,
-            timeout=max(0.0, deadline - self.clock.monotonic()),
-            clock=self.clock,
-            backoff=self.settings.backoff,
-            interrupted=self.abandon_waits,
-        )
+        self._poll(desired, judge, deadline)
 
     # -- landing -----------------------------------------------------------------------------------------
 
@@ -518,7 +522,7 @@ class Executor:
             if live.outcome is not ReadOutcome.FOUND:
                 return Judgement(Verdict.CONTINUE, f"instance not readable ({live.outcome.value})")
             status, modify = _status_of(live)
-            if status != "Running" or modify == "setting":
+            if _is_busy(live):
                 seen_busy[0] = True
                 return Judgement(Verdict.CONTINUE, f"{status}, LastModifyStatus {modify}")
             if modify == "failed" and (seen_busy[0] or before_modify != "failed"):
@@ -537,15 +541,7 @@ class Executor:
             estimate = item.restart.estimated_seconds
             self.reporter.phase(item.id, "restarting", f"{judgement.explanation} ({mmss(elapsed)} / ~{mmss(estimate)})")
 
-        outcome = poll_until(
-            lambda: self._reread(desired),
-            judge,
-            timeout=max(0.0, deadline - self.clock.monotonic()),
-            clock=self.clock,
-            backoff=self.settings.backoff,
-            interrupted=self.abandon_waits,
-            on_observation=observe,
-        )
+        outcome = self._poll(desired, judge, deadline, on_observation=observe)
         if outcome.verdict is Verdict.DONE and outcome.last is not None:
             return outcome.last
         if outcome.verdict is Verdict.FAILED:

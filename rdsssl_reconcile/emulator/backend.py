@@ -626,7 +626,9 @@ class RdsBackend:
         overwriting a newer one.
         """
         on_change = self._on_change
-        if on_change is None:
+        if on_change is None or self._change_seq == self._saved_seq:
+            # The common case, a read: no lock. Safe without it: a thread that made a change sees its own
+            # count, so every change is written before the response of the request that made it.
             return
         with self._lock:
             seq = self._change_seq

@@ -44,6 +44,7 @@ from rdsssl_reconcile.pki.pem import (
     KeyEncoding,
     LoadedKey,
     PemBlock,
+    certificate_from_block,
     find_pem_blocks,
     load_private_key,
 )
@@ -355,23 +356,9 @@ def _find_certificates(pem: bytes | str, *, what: str) -> tuple[tuple[x509.Certi
     certs: list[x509.Certificate] = []
     for block in cert_blocks:
         try:
-            cert = x509.load_der_x509_certificate(block.certificate_der)
-        except ValueError:
-            return (), _failed(
-                code,
-                f"the certificate block at line {block.line} of the {what} is not a valid X.509 certificate",
-                _WHY_NO_CERT,
-            )
-        try:
-            cert.public_key()
-        except (UnsupportedAlgorithm, ValueError):
-            return (), _failed(
-                code,
-                f"the certificate at line {block.line} of the {what} has a public key of an unsupported algorithm "
-                "or curve; expected RSA or an EC key on P-256, P-384 or P-521",
-                _WHY_NO_CERT,
-            )
-        certs.append(cert)
+            certs.append(certificate_from_block(block))
+        except PemError as exc:
+            return (), _failed(code, f"{exc} (in the {what})", _WHY_NO_CERT)
     text = pem.decode("utf-8", errors="replace") if isinstance(pem, bytes) else pem
     stripped = text.strip()
     extra = (

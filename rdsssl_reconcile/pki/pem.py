@@ -130,23 +130,27 @@ def load_certificates(data: bytes | str, *, what: str = "certificate") -> tuple[
     blocks = [b for b in find_pem_blocks(data) if b.label in CERTIFICATE_LABELS]
     if not blocks:
         raise PemError(f"no PEM certificate found in the {what} (expected a '-----BEGIN CERTIFICATE-----' block)")
-    certs = []
-    for block in blocks:
-        try:
-            cert = x509.load_der_x509_certificate(block.certificate_der)
-        except ValueError as exc:
-            raise PemError(
-                f"the certificate block at line {block.line} is not a valid X.509 certificate: {exc}"
-            ) from None
-        try:
-            cert.public_key()  # every later check needs it; refuse here rather than crash there
-        except (UnsupportedAlgorithm, ValueError):
-            raise PemError(
-                f"the certificate block at line {block.line} has a public key of an unsupported algorithm or "
-                "curve; expected RSA or an EC key on P-256, P-384 or P-521"
-            ) from None
-        certs.append(cert)
-    return tuple(certs)
+    return tuple(certificate_from_block(block) for block in blocks)
+
+
+def certificate_from_block(block: PemBlock) -> x509.Certificate:
+    """Parse one certificate block, refusing one whose public key later checks could not use.
+
+    Raises:
+        PemError: not an X.509 certificate, or an unsupported key algorithm or curve.
+    """
+    try:
+        cert = x509.load_der_x509_certificate(block.certificate_der)
+    except ValueError as exc:
+        raise PemError(f"the certificate block at line {block.line} is not a valid X.509 certificate: {exc}") from None
+    try:
+        cert.public_key()  # every later check needs it; refuse here rather than crash there
+    except (UnsupportedAlgorithm, ValueError):
+        raise PemError(
+            f"the certificate block at line {block.line} has a public key of an unsupported algorithm or "
+            "curve; expected RSA or an EC key on P-256, P-384 or P-521"
+        ) from None
+    return cert
 
 
 def load_certificate(data: bytes | str, *, what: str = "certificate") -> x509.Certificate:

@@ -201,9 +201,9 @@ MAX_MATERIAL_BYTES = 4 * 1024 * 1024
 def _echo(value: str) -> str:
     """``value`` as error messages may show it: quoted, cut, never PEM."""
     if "-----BEGIN" in value:
-        return "(PEM text, not shown)"
+        return f"<PEM text, {len(value)} characters, not shown>"
     if len(value) > _ECHO_LIMIT:
-        return f"{value[:_ECHO_LIMIT]!r}... ({len(value)} characters)"
+        return f"{value[:_ECHO_LIMIT]!r}... {len(value)} characters"
     return repr(value)
 
 
@@ -235,11 +235,7 @@ def _yaml_type(value: Any) -> str:
     if isinstance(value, str):
         if _holds_private_key(value):
             return "a string holding a private key (not shown)"
-        if "-----BEGIN" in value:
-            return f"PEM text ({len(value)} characters, not shown)"
-        if len(value) > _ECHO_LIMIT:
-            return f"a string ({value[:_ECHO_LIMIT]!r}... {len(value)} characters)"
-        return f"a string ({value!r})"
+        return f"a string ({_echo(value)})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
