@@ -42,7 +42,6 @@ def cloud_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Run
     monkeypatch.setenv("RDSSSL_ENDPOINT", emulator.endpoint)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("XDG_STATE_HOME", str(Path(os.environ.get("PYTEST_TMP", "/tmp")) / "rdsssl-test-state"))
     return emulator
 
 
