@@ -68,7 +68,8 @@ def test_demo_specs_converge_with_one_modify_per_changed_instance(
         assert again.code == 0, again.text
         assert "Plan: 0 to change, 0 restarts, 3 in sync, 2 ineligible." in again.out
         log = read_audit_log(tmp_path / "audit.jsonl")
-        assert log.complete and log.records[0]["kind"] == "run_started"
+        assert log.complete, log.torn
+        assert log.records[0]["kind"] == "run_started"
         audit = list(log.records[1:])
         assert [(a["kind"], a["instance"], a["outcome"]) for a in audit] == [
             ("call", "pgm-demo-orders", "accepted"),
