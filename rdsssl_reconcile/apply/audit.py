@@ -134,7 +134,7 @@ def _kind_of(mode: int) -> str:
     ):
         if test(mode):
             return name
-    return "not a regular file"
+    return "a special file"
 
 
 def _append_line(path: Path, line: bytes) -> None:
@@ -149,12 +149,12 @@ def _append_line(path: Path, line: bytes) -> None:
     else:
         # Checked before opening so that a device is never opened, and again after (the path may move).
         if not stat.S_ISREG(mode):
-            raise _AppendFailed(f"it is {_kind_of(mode)}; expected a regular file", left=_Left.NOTHING)
+            raise _AppendFailed(f"it is {_kind_of(mode)}, not a regular file", left=_Left.NOTHING)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise _AppendFailed(f"it is {_kind_of(mode)}; expected a regular file", left=_Left.NOTHING)
+            raise _AppendFailed(f"it is {_kind_of(mode)}, not a regular file", left=_Left.NOTHING)
         locked = _lock(fd)
         size = os.fstat(fd).st_size
         data = line
