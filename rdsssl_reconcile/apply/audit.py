@@ -25,7 +25,12 @@ Why it cannot lie:
   torn with its line number and skipped, never guessed at.
 - **A failure names the record that failed.** It is described (kind, instance, outcome) in
   ``failures``, in write order, and :class:`AuditWriteError` is raised for the caller to decide (the
-  executor does not send a modify whose ``sending`` record could not be written).
+  executor does not send a modify whose ``sending`` record could not be written). :meth:`AuditLog.note`
+  is the same without the raise, for records written after a change was sent: stopping there would
+  abandon a restart in progress.
+- **No locks, no truncation.** On a filesystem without ``flock`` (``ENOLCK``) records are still
+  written, but a failed one is left torn (and marked by the next writer) rather than truncated, which
+  could cut a record another process appended meanwhile.
 
 Every record of a run carries the same ``run_id``, so the records of runs that share a file can be
 told apart.
@@ -234,7 +239,9 @@ class AuditLog:
         try:
             _make_directory(path.parent)
             existed = path.exists()
-            self._write(self._line("run_started", time, {"pid": os.getpid(), "tool_version": __version__, **run}), path)
+            line = self._line("run_started", time, {"pid": os.getpid(), "tool_version": __version__, **run})
+            with self._lock:
+                _append_line(path, line)
         except (OSError, _AppendFailed) as exc:
             why = exc.why if isinstance(exc, _AppendFailed) else _why(exc)
             raise UserError(
@@ -248,10 +255,6 @@ class AuditLog:
         entry = {"time": time.strftime(_TIME_FORMAT), "kind": kind, "run_id": self.run_id, **fields}
         # ensure_ascii: no raw control or line-separator character can ever split or disguise a line.
         return (json.dumps(entry, ensure_ascii=True, default=str) + "\n").encode("ascii")
-
-    def _write(self, line: bytes, path: Path) -> None:
-        with self._lock:
-            _append_line(path, line)
 
     def record(self, kind: str, *, time: datetime, **fields: Any) -> None:
         """Append one record, whole or not at all; on failure note it in ``failures`` and raise."""
