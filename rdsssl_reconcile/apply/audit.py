@@ -202,6 +202,21 @@ def _make_directory(directory: Path) -> None:
         raise OSError(errno.ENOTDIR, f"{blocking} is not a directory") from None
 
 
+#: Text that is never written to the log: PEM armour (a key pasted where a path belongs, say).
+_PEM_MARKERS = ("-----BEGIN", "PRIVATE KEY")
+
+
+def _scrub(value: Any) -> Any:
+    """Redact PEM text anywhere in a record; the callers never pass key material, this makes sure."""
+    if isinstance(value, str):
+        return "[redacted: PEM text]" if any(m in value for m in _PEM_MARKERS) else value
+    if isinstance(value, Mapping):
+        return {_scrub(str(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def describe_record(kind: str, fields: Mapping[str, Any]) -> str:
     """``the call record of pgm-a (outcome sending)``: how a failure names the record it lost."""
     text = f"the {kind} record"
@@ -252,7 +267,7 @@ class AuditLog:
             _fsync_directory(path.parent)
 
     def _line(self, kind: str, time: datetime, fields: Mapping[str, Any]) -> bytes:
-        entry = {"time": time.strftime(_TIME_FORMAT), "kind": kind, "run_id": self.run_id, **fields}
+        entry = {"time": time.strftime(_TIME_FORMAT), "kind": kind, "run_id": self.run_id, **_scrub(dict(fields))}
         # ensure_ascii: no raw control or line-separator character can ever split or disguise a line.
         return (json.dumps(entry, ensure_ascii=True, default=str) + "\n").encode("ascii")
 

@@ -329,6 +329,19 @@ def test_values_with_line_breaks_and_control_characters_stay_on_one_line(tmp_pat
     assert read_audit_log(path).records[1]["instance"] == odd
 
 
+def test_pem_text_never_reaches_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+    log = AuditLog.open(path, run={"command": "apply", "paths": [pem, "specs"]}, time=T0)
+    log.record("call", time=T0, instance="pgm-a", certificates={"ServerCert": pem, pem: 1})
+    text = path.read_text(encoding="ascii")
+    assert "PRIVATE KEY" not in text
+    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in text
+    records = read_audit_log(path).records
+    assert records[0]["paths"] == ["[redacted: PEM text]", "specs"]
+    assert records[1]["certificates"] == {"ServerCert": "[redacted: PEM text]", "[redacted: PEM text]": 1}
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
