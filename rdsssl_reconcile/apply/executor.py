@@ -328,7 +328,7 @@ class Executor:
         landed = self._wait_landed(item, desired, live, deadline)
         restart_seconds = self.clock.monotonic() - submitted_at
         if isinstance(landed, InstanceResult):
-            self.audit.record(
+            self.audit.note(
                 "result", time=self.clock.now(), instance=item.id, outcome=landed.outcome.value, detail=landed.detail
             )
             return replace(landed, request_id=request_id, restart_seconds=restart_seconds)
@@ -356,7 +356,7 @@ class Executor:
                 restart_seconds=restart_seconds,
                 remaining=remaining,
             )
-        self.audit.record(
+        self.audit.note(
             "result", time=self.clock.now(), instance=item.id, outcome=result.outcome.value, detail=result.detail
         )
         return result
@@ -393,7 +393,7 @@ class Executor:
                 fingerprints[parameter.name] = parameter.display
         if issued is not None:
             fingerprints["ServerCert"] = f"issued certificate sha256 {summarize_certificate(issued.certificate).sha256}"
-        self.audit.record(
+        self.audit.note(
             "call",
             time=self.clock.now(),
             target=self.target.get("description"),

@@ -178,7 +178,10 @@ def apply(
     else:
         spec_paths = list(paths) if paths else [Path("specs")]
     target_filter = set(targets) if targets else None
-    audit = AuditLog(audit_log or default_audit_path())  # proven writable before any cloud call
+    # A real, fsync'ed run_started record before any cloud call: an unwritable log changes nothing.
+    run = {"command": "apply", "paths": [str(p) for p in paths], "plan_file": saved is not None}
+    run |= {"targets": list(targets), "auto_approve": auto_approve, "max_restarts": max_restarts}
+    audit = AuditLog.open(audit_log or default_audit_path(), run=run, time=clock.now())
 
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection):
         if saved is not None:
