@@ -6,6 +6,7 @@ result is fed to a terminal emulator (pyte): the screen must show exactly the te
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -14,7 +15,11 @@ import click
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
+from rdsssl_reconcile.apply.executor import InstanceResult, Outcome
+from rdsssl_reconcile.apply.progress import LiveReporter, PlainReporter
+from rdsssl_reconcile.apply.report import ApplyReport
 from rdsssl_reconcile.errors import SpecError
 from rdsssl_reconcile.planning.model import (
     FieldChange,
@@ -224,3 +229,32 @@ def test_json_keeps_the_exact_value_escaped() -> None:
     assert document.isascii()
     assert "\\u001b[2A" in document
     assert json.loads(document)["instances"][0]["description"] == HOSTILE
+
+
+# -- apply progress and summary ------------------------------------------------------------------------
+
+
+def test_plain_progress_and_summary_escape_details() -> None:
+    stream = io.StringIO()
+    reporter = PlainReporter(stream)
+    result = InstanceResult(id="pgm-a", outcome=Outcome.FAILED, detail=f"API said {HOSTILE}")
+    reporter.phase("pgm-a", "checking", f"ModifyDBInstanceSSL answered {HOSTILE}")
+    reporter.message(HOSTILE)
+    reporter.finished(result)
+    report = ApplyReport(results=(result,), target={"description": f"emulator at {HOSTILE}"}).render_text()
+    for text in (stream.getvalue(), report):
+        assert not any(is_unsafe(c) for c in text.replace("\n", ""))
+        assert_screen_shows(text)
+    assert len(stream.getvalue().splitlines()) == 3
+    assert f"API said {visible(HOSTILE)}" in report
+
+
+def test_live_progress_table_escapes_details() -> None:
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=300, color_system="standard")
+    reporter = LiveReporter(["pgm-a"], console=console)
+    reporter.phase("pgm-a", "restarting", f"seen {HOSTILE}")
+    reporter.close()
+    screen = render_screen(output.getvalue())
+    assert any(f"seen {visible(HOSTILE)}" in row for row in screen.rows), screen.rows
+    assert any("rdsssl-reconcile apply" in row for row in screen.rows)  # the title was not overwritten
