@@ -21,6 +21,8 @@ messages can quote the bytes or the URL (the SDK puts ``ServerKey`` in the query
 
 from __future__ import annotations
 
+from rdsssl_reconcile.textsafe import listing
+
 
 class ReconcileError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -31,13 +33,17 @@ class UserError(ReconcileError):
 
 
 class SpecError(UserError):
-    """Spec files that do not load; ``problems`` lists every one found, not just the first."""
+    """Spec files that do not load; ``problems`` lists every one found, not just the first.
+
+    Each problem is one line of the message, with control characters (a newline too) escaped: a value
+    quoted in a problem cannot forge another line (:mod:`rdsssl_reconcile.textsafe`).
+    """
 
     def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         header = f"{count} problem{'s' if count != 1 else ''} in the specs:"
-        super().__init__("\n".join([header, *(f"  - {p}" for p in self.problems)]))
+        super().__init__(listing(header, self.problems))
 
 
 class TargetError(UserError):

@@ -2,7 +2,10 @@
 
 Both write to stderr so ``apply --format json`` keeps stdout machine-readable. The live display shows,
 per instance, its phase and how long the current restart has run against the ~3 minute estimate.
-Nothing here ever sees key material: reporters receive phases and sentences only.
+Nothing here ever sees key material: reporters receive phases and sentences only. Ids and details
+(which quote API answers and certificate subjects) are shown through
+:func:`~rdsssl_reconcile.textsafe.visible`; rich drops only a few control characters (BEL, BS, CR) and
+lets ESC through.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rdsssl_reconcile.apply.executor import InstanceResult, Outcome
+from rdsssl_reconcile.textsafe import visible
 
 
 def _stamp() -> str:
@@ -43,13 +47,13 @@ class PlainReporter:
         if self._last.get(instance_id) == key:
             return
         self._last[instance_id] = key
-        self._write(f"{instance_id}: {phase}{': ' + detail if detail else ''}")
+        self._write(f"{visible(instance_id)}: {visible(phase)}{': ' + visible(detail) if detail else ''}")
 
     def message(self, text: str) -> None:
-        self._write(text)
+        self._write(visible(text))
 
     def finished(self, result: InstanceResult) -> None:
-        self._write(f"{result.id}: {result.outcome.value}: {result.detail}")
+        self._write(f"{visible(result.id)}: {result.outcome.value}: {visible(result.detail)}")
 
     def close(self) -> None:
         return None
@@ -81,7 +85,7 @@ class LiveReporter:
         table.add_column("Detail")
         for instance_id, (phase, detail) in self._rows.items():
             # Details are plain text (they may contain brackets); only our own phase styling is markup.
-            table.add_row(instance_id, Text.from_markup(phase), Text(detail))
+            table.add_row(Text(visible(instance_id)), Text.from_markup(phase), Text(visible(detail)))
         return table
 
     def phase(self, instance_id: str, phase: str, detail: str = "") -> None:
@@ -90,7 +94,7 @@ class LiveReporter:
             self._live.update(self._render())
 
     def message(self, text: str) -> None:
-        self.console.print(Text(text))
+        self.console.print(Text(visible(text)))
 
     def finished(self, result: InstanceResult) -> None:
         style = _OUTCOME_STYLE[result.outcome]

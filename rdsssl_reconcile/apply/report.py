@@ -12,6 +12,7 @@ from typing import Any
 
 from rdsssl_reconcile.apply.executor import InstanceResult, Outcome
 from rdsssl_reconcile.apply.waiting import mmss
+from rdsssl_reconcile.textsafe import visible
 
 EXIT_OK = 0
 EXIT_PARTIAL = 3
@@ -44,16 +45,17 @@ class ApplyReport:
         return ", ".join(parts)
 
     def render_text(self) -> str:
-        lines = [f"Target: {self.target.get('description')}", ""]
+        lines = [f"Target: {visible(str(self.target.get('description')))}", ""]
         if not self.results:
             lines.append("Nothing to apply.")
             return "\n".join(lines) + "\n"
-        width = max(len(r.id) for r in self.results)
+        ids = [visible(r.id) for r in self.results]  # escaped: a control character must not act
+        width = max(len(i) for i in ids)
         lines.append(f"{'Instance'.ljust(width)}  {'Outcome':<13} {'Restart':>7} {'Time':>6}  Detail")
-        for r in self.results:
+        for shown, r in zip(ids, self.results, strict=True):
             restart = mmss(r.restart_seconds) if r.restart_seconds else "-"
             lines.append(
-                f"{r.id.ljust(width)}  {r.outcome.value:<13} {restart:>7} {mmss(r.elapsed_seconds):>6}  {r.detail}"
+                f"{shown.ljust(width)}  {r.outcome.value:<13} {restart:>7} {mmss(r.elapsed_seconds):>6}  {visible(r.detail)}"
             )
         lines.append("")
         if self.interrupted:

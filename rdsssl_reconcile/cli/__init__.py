@@ -12,12 +12,16 @@ Exit codes are decided here and only here (documented in the README):
 3     ``apply``: some instances deferred, failed or not converged
 130   interrupted (Ctrl-C / SIGINT)
 ====  ==========================================================================================
+
+Every error message goes through :func:`~rdsssl_reconcile.textsafe.visible_lines` on its way out:
+messages quote paths, values and API answers, and none of them may act on the terminal.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import sys
 import traceback
@@ -27,6 +31,7 @@ import click
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.errors import CloudError, UserError
+from rdsssl_reconcile.textsafe import visible, visible_lines
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -101,22 +106,27 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
         # Usage errors exit 1, not click's 2: with --detailed-exitcode, 2 must only ever mean "changes".
-        exc.show()
+        # click quotes the value it refuses (a path, a choice) without escaping it.
+        shown = io.StringIO()
+        exc.show(file=shown)
+        click.echo(visible_lines(shown.getvalue()), err=True, nl=False)
         return EXIT_ERROR
     except UserError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {visible_lines(str(exc))}", err=True)
         return EXIT_ERROR
     except CloudError as exc:
-        request = f" (request id {exc.request_id})" if exc.request_id else ""
-        click.echo(f"Error: {exc.action} failed: {exc.code}: {exc.message}{request}", err=True)
+        request = f" (request id {visible(exc.request_id)})" if exc.request_id else ""
+        click.echo(
+            f"Error: {visible(exc.action)} failed: {visible(exc.code)}: {visible(exc.message)}{request}", err=True
+        )
         return EXIT_ERROR
     except OSError as exc:
         # A path the user gave that the system refuses (name too long, permissions, a full disk) is
         # an environment problem with a clear cause, not a bug: say which file and why.
         if debug:
             traceback.print_exc()
-        where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"Error: {where}{exc.strerror or type(exc).__name__}", err=True)
+        where = f"{visible(str(exc.filename))}: " if exc.filename else ""
+        click.echo(f"Error: {where}{visible(exc.strerror or type(exc).__name__)}", err=True)
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a clean exit
         if debug:

@@ -34,6 +34,7 @@ from rdsssl_reconcile.planfile import read_plan
 from rdsssl_reconcile.planning.model import Plan, PlanStatus
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.model import IssuerCertificate, desired_to_json
+from rdsssl_reconcile.textsafe import listing, visible
 
 #: Plan statuses that mean an instance could not be planned at all: an error for apply, as for plan.
 UNPLANNABLE = (PlanStatus.ERROR, PlanStatus.NOT_FOUND)
@@ -88,7 +89,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
         )
     restarting = [i.id for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart]
     warning = (
-        f" {len(restarting)} instance(s) will restart for about 3 minutes: {', '.join(restarting)}."
+        f" {len(restarting)} instance(s) will restart for about 3 minutes: {', '.join(map(visible, restarting))}."
         if restarting
         else ""
     )
@@ -195,8 +196,9 @@ def apply(
             problems = _refusal(saved, plan, {i: desired_to_json(d) for i, d in by_id.items()}, target_filter)
             if problems:
                 raise PlanFileError(
-                    "the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:\n"
-                    + "\n".join(f"  - {p}" for p in problems)
+                    listing(
+                        "the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems
+                    )
                 )
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
         if saved is None:

@@ -9,7 +9,9 @@
 This module is the edge: it reads and writes files (keys through :mod:`rdsssl_reconcile.secretfiles`,
 0600 from creation, never overwritten without ``--force``) and reads the clock; everything else is in
 ``pki``. Bad input raises :class:`~rdsssl_reconcile.errors.UserError`, which ``cli.run`` prints without a
-traceback. Nothing here prints key material or starts openssl.
+traceback. Nothing here prints key material or starts openssl. Subjects, SANs, issuers, PEM labels and
+paths are printed through :func:`~rdsssl_reconcile.textsafe.visible` (a certificate can hold ESC in its
+CN or a DNS SAN); ``--format json`` keeps them exact, escaped by ``json.dumps``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rdsssl_reconcile.pki.summary import (
     summarize_private_key,
 )
 from rdsssl_reconcile.secretfiles import ensure_directory, refuse_existing, write_public_file, write_secret_file
+from rdsssl_reconcile.textsafe import visible
 
 #: The seed document's file names.
 CA_CERT_FILE = "server-ca.crt"
@@ -120,12 +123,16 @@ def _days_left(summary: CertSummary, now: datetime) -> str:
     return f"{days:.0f} days left"
 
 
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(visible(name) for name in names)
+
+
 def _certificate_lines(summary: CertSummary, now: datetime) -> list[str]:
-    names = ", ".join((*summary.dns_names, *summary.ip_addresses)) or "- (clients fall back to the CN)"
+    names = _names((*summary.dns_names, *summary.ip_addresses)) or "- (clients fall back to the CN)"
     return [
-        f"subject    {summary.subject or '(empty)'}",
+        f"subject    {visible(summary.subject) or '(empty)'}",
         f"SANs       {names}",
-        f"issuer     {summary.issuer}",
+        f"issuer     {visible(summary.issuer)}",
         f"serial     {summary.serial}",
         f"valid      {summary.not_before:%Y-%m-%d %H:%M:%S} UTC to {summary.not_after:%Y-%m-%d %H:%M:%S} UTC "
         f"({_days_left(summary, now)})",
@@ -146,8 +153,8 @@ def _block_lines(block: InspectedBlock, now: datetime) -> list[str]:
     if block.csr is not None:
         csr = block.csr
         return [
-            f"subject    {csr.subject or '(empty)'}",
-            f"SANs       {', '.join((*csr.dns_names, *csr.ip_addresses)) or '-'}",
+            f"subject    {visible(csr.subject) or '(empty)'}",
+            f"SANs       {_names((*csr.dns_names, *csr.ip_addresses)) or '-'}",
             f"key        {csr.key_type} {csr.key_size}",
             f"public key sha256 {csr.public_key_sha256}",
             f"signature  {'valid' if csr.signature_valid else 'INVALID'}",
@@ -156,7 +163,7 @@ def _block_lines(block: InspectedBlock, now: datetime) -> list[str]:
         crl = block.crl
         next_update = f"{crl.next_update:%Y-%m-%d %H:%M:%S} UTC" if crl.next_update else "-"
         return [
-            f"issuer     {crl.issuer}",
+            f"issuer     {visible(crl.issuer)}",
             f"updated    {crl.last_update:%Y-%m-%d %H:%M:%S} UTC, next update {next_update}",
             f"revoked    {crl.revoked_count}",
             f"sha256     {crl.sha256}",
@@ -165,7 +172,7 @@ def _block_lines(block: InspectedBlock, now: datetime) -> list[str]:
     if block.key_encoding:
         lines.append(f"encoding   {block.key_encoding}{' (converted to PKCS#8 before sending)' * _needs_pkcs8(block)}")
     if block.note:
-        lines.append(f"note       {block.note}")
+        lines.append(f"note       {visible(block.note)}")
     return lines
 
 
@@ -180,7 +187,7 @@ def _block_title(block: InspectedBlock, index: int, count: int, certificate_inde
         BlockKind.CRL: "certificate revocation list",
         BlockKind.PRIVATE_KEY: "private key (encrypted)" if block.encrypted else "private key",
         BlockKind.PUBLIC_KEY: "public key",
-        BlockKind.OTHER: f"{block.label} block",
+        BlockKind.OTHER: f"{visible(block.label)} block",
     }
     title = names[block.kind]
     if block.kind is BlockKind.CERTIFICATE and count > 1:
@@ -190,7 +197,7 @@ def _block_title(block: InspectedBlock, index: int, count: int, certificate_inde
 
 
 def _echo_written(path: Path, lines: Sequence[str]) -> None:
-    click.echo(f"Wrote {path}")
+    click.echo(f"Wrote {visible(str(path))}")
     for line in lines:
         click.echo(f"  {line}")
 
@@ -257,7 +264,9 @@ def ca_create(common_name: str, out_dir: Path, days: int, key_type: str, force: 
         key_path, ["private key of the CA, mode 0600", *_key_lines(summarize_private_key(authority.private_key))]
     )
     _echo_written(cert_path, _certificate_lines(summarize_certificate(authority.certificate), _now()))
-    click.echo(f"Keep {key_path} secret and offline if you can; clients need only {cert_path}.")
+    click.echo(
+        f"Keep {visible(str(key_path))} secret and offline if you can; clients need only {visible(str(cert_path))}."
+    )
 
 
 def _load_authority(ca_cert: Path, ca_key: Path, now: datetime) -> CertificateAuthority:
@@ -363,7 +372,10 @@ def _report_issued(
         ca_pem=authority.cert_pem() if ca.issuer == ca.subject else None,
     )
     verdict = "every check passes" if report.ok else f"{len(report.errors)} check(s) fail"
-    click.echo(f"Checked: {verdict} (details: rdsssl-reconcile certs check --cert {cert_path} --key {key_path} ...)")
+    click.echo(
+        f"Checked: {verdict} (details: rdsssl-reconcile certs check --cert {visible(str(cert_path))} "
+        f"--key {visible(str(key_path))} ...)"
+    )
     # The files are written either way (they may be inspected), but a script must not carry on with them.
     return 0 if report.ok else 1
 
@@ -400,7 +412,7 @@ def inspect(files: tuple[Path, ...], output_format: str) -> None:
     for file_index, (path, blocks) in enumerate(inspected):
         if file_index:
             click.echo()
-        click.echo(f"{path}")
+        click.echo(visible(str(path)))
         certificate_index = 0
         for index, block in enumerate(blocks, start=1):
             if block.kind is BlockKind.CERTIFICATE:
@@ -423,14 +435,14 @@ _OUTCOME_WORDS = {Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.WARN: "war
 def _render_check(report: CertificateReport, inputs: dict[str, object]) -> None:
     for name, value in inputs.items():
         if value:
-            shown = ", ".join(value) if isinstance(value, list | tuple) else str(value)
+            shown = _names(value) if isinstance(value, list | tuple) else visible(str(value))
             click.echo(f"{name:<10} {shown}")
     click.echo()
     width = max(len(r.code) for r in report.results)
     for result in report.results:
-        click.echo(f"  {_OUTCOME_WORDS[result.outcome]}  {result.code:<{width}}  {result.message}")
+        click.echo(f"  {_OUTCOME_WORDS[result.outcome]}  {result.code:<{width}}  {visible(result.message)}")
         if result.is_finding and result.why:
-            click.echo(f"  {'':4}  {'':<{width}}  why: {result.why}")
+            click.echo(f"  {'':4}  {'':<{width}}  why: {visible(result.why)}")
     click.echo()
     errors, warnings = len(report.errors), len(report.warnings)
     if report.ok:

@@ -17,6 +17,7 @@ from rdsssl_reconcile.cli.options import (
     timeout_option,
 )
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
+from rdsssl_reconcile.textsafe import visible
 
 
 def _spec_paths(paths: tuple[Path, ...]) -> list[Path]:
@@ -37,13 +38,14 @@ def validate(paths: tuple[Path, ...], now: str | None, output_format: str) -> No
         click.echo(json.dumps(_validate_json(spec_set), indent=2))
         return
     for warning in spec_set.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(f"warning: {visible(str(warning))}", fg="yellow", err=True)
     for instance in spec_set.instances:
         certificate = instance.ssl.certificate
         source = certificate.source.value if certificate else "-"
         state = "ssl on" if instance.ssl.enabled else "ssl off"
         click.echo(
-            f"  ok  {instance.id} ({instance.region}): {state}, certificate {source}, {instance.policy.describe()}"
+            f"  ok  {visible(instance.id)} ({visible(instance.region)}): {state}, certificate {source}, "
+            f"{visible(instance.policy.describe())}"
         )
     files = len(spec_set.files)
     click.secho(
@@ -106,7 +108,10 @@ def plan(
         from rdsssl_reconcile.planfile import write_plan
 
         write_plan(out, result.plan, result.spec_set.instances)
-        click.echo(f"Saved the plan to {out}; apply it with: rdsssl-reconcile apply {out}", err=True)
+        click.echo(
+            f"Saved the plan to {visible(str(out))}; apply it with: rdsssl-reconcile apply {visible(str(out))}",
+            err=True,
+        )
     if result.plan.has_errors:
         return 1
     if detailed_exitcode and result.plan.has_changes:

@@ -27,6 +27,7 @@ from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.render.markdown import render_markdown
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
+from rdsssl_reconcile.textsafe import visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class PlanResult:
 
 def report_retry(error: TransientCloudError, attempt: int, delay: float) -> None:
     click.echo(
-        f"retrying {error.action} after {error.code} (attempt {attempt + 1}, in {delay:.1f}s)",
+        f"retrying {visible(error.action)} after {visible(error.code)} (attempt {attempt + 1}, in {delay:.1f}s)",
         err=True,
     )
 

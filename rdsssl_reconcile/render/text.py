@@ -3,14 +3,21 @@
 Restarts are never a footnote: an instance that restarts says so in its header line, its restart
 block lists the fields that trigger it with the rule and source, and the last line counts them.
 Styles are applied with click, which drops them when the output is not a terminal.
+
+Every value that does not come from this module (ids, descriptions, certificate text, API reasons,
+paths) goes through :func:`~rdsssl_reconcile.textsafe.visible` where it is interpolated, so a control
+sequence in it is shown, never obeyed (see :mod:`rdsssl_reconcile.textsafe`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import click
 
 from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, Plan, PlanStatus
 from rdsssl_reconcile.planning.rules import Restart, rule
+from rdsssl_reconcile.textsafe import visible
 
 NONE = "(none)"
 
@@ -33,55 +40,64 @@ def _restart_label(item: InstancePlan) -> str:
     return click.style("no restart", fg="green")
 
 
+def _joined(texts: Iterable[str], separator: str) -> str:
+    return separator.join(visible(t) for t in texts)
+
+
 def _instance_lines(item: InstancePlan) -> list[str]:
-    name = f"{item.id} ({item.region})"
+    name = f"{visible(item.id)} ({visible(item.region)})"
+    reasons = _joined(item.reasons, "; ")
     if item.status is PlanStatus.IN_SYNC:
-        lines = [f"  {click.style('=', fg='green')} {name}: in sync - {'; '.join(item.reasons)}"]
+        lines = [f"  {click.style('=', fg='green')} {name}: in sync - {reasons}"]
     elif item.status is PlanStatus.INELIGIBLE:
-        lines = [f"  {click.style('!', fg='yellow')} {name}: ineligible - {'; '.join(item.reasons)}"]
+        lines = [f"  {click.style('!', fg='yellow')} {name}: ineligible - {reasons}"]
     elif item.status is PlanStatus.NOT_FOUND:
-        lines = [f"  {click.style('?', fg='yellow')} {name}: not found - {'; '.join(item.reasons)}"]
+        lines = [f"  {click.style('?', fg='yellow')} {name}: not found - {reasons}"]
     elif item.status is PlanStatus.ERROR:
-        lines = [f"  {click.style('x', fg='red')} {name}: error - {'; '.join(item.reasons)}"]
+        lines = [f"  {click.style('x', fg='red')} {name}: error - {reasons}"]
     else:
         lines = [f"  {click.style('~', fg='yellow')} {name} will be changed: {_restart_label(item)}"]
         if item.description:
-            lines.append(f"      # {item.description}")
-        width = max(len(c.field) for c in item.changes)
-        for change in item.changes:
-            reason = f"  ({change.reason})" if change.reason else ""
-            lines.append(
-                f"      {_symbol(change)} {change.field.ljust(width)} {change.before or NONE} -> {change.after or NONE}{reason}"
-            )
+            lines.append(f"      # {visible(item.description)}")
+        fields = [visible(c.field) for c in item.changes]
+        width = max(len(f) for f in fields)
+        for field, change in zip(fields, item.changes, strict=True):
+            reason = f"  ({visible(change.reason)})" if change.reason else ""
+            before, after = visible(change.before or NONE), visible(change.after or NONE)
+            lines.append(f"      {_symbol(change)} {field.ljust(width)} {before} -> {after}{reason}")
         if item.restart.restart.counts_as_restart:
             lines.append(
-                f"      restart: {item.restart.restart.value}, triggered by {', '.join(item.restart.triggers)}"
+                f"      restart: {item.restart.restart.value}, triggered by {_joined(item.restart.triggers, ', ')}"
             )
             for rule_id in item.restart.rule_ids:
                 current = rule(rule_id)
                 lines.append(f"        - {current.operation}: {current.restart.value} (source: {current.source})")
         if item.request:
-            lines.append(f"      request: {item.request.action} (one call)")
-            pad = max(len(p.name) for p in item.request.parameters)
-            lines.extend(f"        {p.name.ljust(pad)} = {p.display}" for p in item.request.parameters)
+            lines.append(f"      request: {visible(item.request.action)} (one call)")
+            names = [visible(p.name) for p in item.request.parameters]
+            pad = max(len(n) for n in names)
+            lines.extend(
+                f"        {n.ljust(pad)} = {visible(p.display)}"
+                for n, p in zip(names, item.request.parameters, strict=True)
+            )
     for note in item.notes:
-        lines.append(f"      note: {note}")
+        lines.append(f"      note: {visible(note)}")
     for warning in item.warnings:
-        lines.append(click.style(f"      warning: {warning}", fg="yellow"))
+        lines.append(click.style(f"      warning: {visible(warning)}", fg="yellow"))
     if item.status is PlanStatus.CHANGE:
-        lines.append(f"      policy: {item.policy}; spec {item.spec_location}")
+        lines.append(f"      policy: {visible(item.policy)}; spec {visible(item.spec_location)}")
     return lines
 
 
 def render_text(plan: Plan) -> str:
     summary = plan.summary
     lines = [
-        f"Target: {plan.target.get('description', plan.target.get('kind'))}",
-        f"Planned at {plan.generated_at:%Y-%m-%d %H:%M:%S} UTC from {', '.join(plan.spec_paths) or 'specs'}",
+        f"Target: {visible(str(plan.target.get('description', plan.target.get('kind'))))}",
+        f"Planned at {plan.generated_at:%Y-%m-%d %H:%M:%S} UTC from {_joined(plan.spec_paths, ', ') or 'specs'}",
         "",
     ]
     for warning in plan.spec_warnings:
-        lines.append(click.style(f"warning: {warning}", fg="yellow"))
+        lines.append(click.style(f"warning: {visible(warning)}", fg="yellow"))
     if plan.spec_warnings:
         lines.append("")
     ordered = sorted(
@@ -99,7 +115,9 @@ def render_text(plan: Plan) -> str:
         lines.append("")
     if summary.restarts:
         restarting = [
-            i.id for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart
+            visible(i.id)
+            for i in plan.instances
+            if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart
         ]
         lines.append(
             click.style(

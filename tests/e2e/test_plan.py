@@ -130,7 +130,8 @@ def test_markdown_cannot_be_forged_by_text_from_the_api(cli: Cli, cloud_env: Run
     assert result.code == 0, result.text
     assert result.out.count("</details>") == 1
     assert "> [!NOTE]" not in result.out
-    assert "(rejected &lt;/details&gt; &gt; [!NOTE] &gt; No instance restarts in this plan.)" in result.out
+    # The newlines are shown escaped, as in the text plan (rdsssl_reconcile.textsafe), then HTML-escaped.
+    assert r"(rejected\n\n&lt;/details&gt;\n\n&gt; [!NOTE]\n&gt; No instance restarts in this plan.)" in result.out
 
 
 # -- bad input: precise message, exit 1, no cloud call ------------------------------------------------
