@@ -267,7 +267,7 @@ PINNED_CHANGE_KEYS = ("field", "rule", "restart")
 VERDICTS = ("required", "unknown", "not_required")
 
 
-def _unpinned_changes(instance_id: str, want: list[dict[str, Any]]) -> list[str]:
+def unpinned_changes(instance_id: str, want: list[dict[str, Any]]) -> list[str]:
     """A case that leaves a change's verdict unstated pins nothing: that is a problem of the case."""
     problems = []
     for index, change in enumerate(want):
@@ -281,7 +281,7 @@ def _unpinned_changes(instance_id: str, want: list[dict[str, Any]]) -> list[str]
     return problems
 
 
-def _estimate_mismatches(instance_id: str, expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+def estimate_mismatches(instance_id: str, expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     got = actual["restart_detail"]["estimated_seconds"]
     if "estimated_seconds" not in expected:
         if expected.get("status") == "change":
@@ -307,11 +307,11 @@ def mismatches(run: CaseRun) -> list[str]:
             )
         if "restart" in expected and actual["restart"] != expected["restart"]:
             problems.append(f"{instance_id}: restart {actual['restart']!r}, expected {expected['restart']!r}")
-        problems.extend(_estimate_mismatches(instance_id, expected, actual))
+        problems.extend(estimate_mismatches(instance_id, expected, actual))
         if "changes" in expected:
             got = actual["changes"]
             want = expected["changes"]
-            problems.extend(_unpinned_changes(instance_id, want))
+            problems.extend(unpinned_changes(instance_id, want))
             if len(got) != len(want):
                 problems.append(f"{instance_id}: {len(got)} changes {[c['field'] for c in got]}, expected {len(want)}")
             for index, (g, w) in enumerate(zip(got, want, strict=False)):

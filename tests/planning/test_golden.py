@@ -16,7 +16,7 @@ import yaml
 
 from rdsssl_reconcile.planning.model import FieldChange, RestartAssessment
 from rdsssl_reconcile.planning.rules import RESTART_SECONDS, RULES, Restart, rule
-from tests.planning.harness import CASES, mismatches, run_case
+from tests.planning.harness import CASES, estimate_mismatches, mismatches, run_case, unpinned_changes
 
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 
@@ -94,3 +94,19 @@ def test_a_change_no_row_describes_is_unknown_and_counted_as_a_restart() -> None
     assert assessment.restart is Restart.UNKNOWN
     assert assessment.estimated_seconds == RESTART_SECONDS
     assert assessment.triggers == ("ssl.something_new",)
+
+
+def test_a_case_that_leaves_a_verdict_or_the_estimate_unstated_is_refused() -> None:
+    unpinned = unpinned_changes("pgm-a", [{"field": "ssl.client_ca.acl", "rule": "change-acl"}, {"field": "x"}])
+    assert unpinned == [
+        "pgm-a: expected changes[0] does not state restart",
+        "pgm-a: expected changes[1] does not state rule, restart",
+    ]
+    assert unpinned_changes("pgm-a", [{"field": "f", "rule": "change-acl", "restart": "maybe"}])
+    actual = {"restart_detail": {"estimated_seconds": 180}}
+    assert estimate_mismatches("pgm-a", {"status": "change"}, actual) == [
+        "pgm-a: a case expecting a change must state estimated_seconds (the plan says 180)"
+    ]
+    assert estimate_mismatches("pgm-a", {"status": "change", "estimated_seconds": 0}, actual)
+    assert estimate_mismatches("pgm-a", {"status": "change", "estimated_seconds": 180}, actual) == []
+    assert estimate_mismatches("pgm-a", {"status": "in_sync"}, actual) == []
