@@ -605,3 +605,35 @@ def test_summary_days_left_accepts_a_naive_now(issued: IssuedCertificate, now: d
     report = check(issued, CertificateAuthority.create("unused", now=now, key_type=KeyType.EC_P256), now)
     assert report.certificate is not None
     assert report.certificate.days_left(now.replace(tzinfo=None)) == report.certificate.days_left(now)
+
+
+# --- a self-signed server certificate: trusted only as itself, only when it is in the CA file ---------
+
+
+@pytest.mark.parametrize("dns", [["db.example.com"], []], ids=["with-san", "cn-only"])
+def test_a_self_signed_leaf_in_the_ca_file_verifies_as_its_own_anchor(dns: list[str]) -> None:
+    leaf = make_cert(cn="db.example.com", dns=dns, key=ec_key(130))
+    other_root = make_ca("unrelated-root", key=ec_key(131))
+    for ca_pem in (leaf.cert_pem(), other_root.cert_pem() + leaf.cert_pem()):
+        result = check_server_certificate(
+            cert_pem=leaf.cert_pem(), key_pem=None, endpoints=(), now=BUILD_NOW, ca_pem=ca_pem
+        ).result("chain")
+        assert result.outcome is Outcome.PASS, result
+        assert "CN=db.example.com" in result.message
+
+
+@pytest.mark.parametrize("dns", [["db.example.com"], []], ids=["with-san", "cn-only"])
+def test_a_self_signed_leaf_absent_from_the_ca_file_fails_the_chain(dns: list[str]) -> None:
+    leaf = make_cert(cn="db.example.com", dns=dns, key=ec_key(130))
+    other_root = make_ca("unrelated-root", key=ec_key(131))
+    # Same name, other key: what a re-generated self-signed certificate looks like next to the old one.
+    impostor = make_cert(cn="db.example.com", dns=dns, key=ec_key(132))
+    for ca_pem, why in (
+        (other_root.cert_pem(), "neither in the CA file (CN=unrelated-root) nor in the chain"),
+        (impostor.cert_pem(), "does not verify with the key of CN=db.example.com"),
+    ):
+        result = check_server_certificate(
+            cert_pem=leaf.cert_pem(), key_pem=None, endpoints=(), now=BUILD_NOW, ca_pem=ca_pem
+        ).result("chain")
+        assert result.outcome is Outcome.FAIL, result
+        assert why in result.message

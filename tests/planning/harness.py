@@ -3,7 +3,12 @@
 Certificates and keys are generated at run time from the case's ``pki:`` section (no key is ever
 committed) and referenced as ``@NAME.crt`` / ``@NAME.key`` / ``@NAME.crt-crlf`` (the same certificate
 re-encoded with CRLF line breaks and 76-column lines) in spec files, environment values and live bodies.
-Expected strings may contain ``{NAME.sha256}``, ``{NAME.short}``, ``{NAME.public_key_sha256}``.
+``pki:`` may also hold CRLs (``{crl: CA_NAME, revoked: N, next_update_days: 30}``), referenced as
+``@NAME.crl``. Expected strings may contain ``{NAME.sha256}``, ``{NAME.short}``, ``{NAME.public_key_sha256}``.
+
+Every expected change names its restart rule and its OWN verdict (``rule:`` and ``restart:``), and every
+instance expected to change states ``estimated_seconds``: a mutation of one row of the restart table then
+fails the case of that row, even where another change of the same instance restarts it anyway.
 
 Case layout::
 
@@ -24,8 +29,9 @@ Case layout::
     expected:
       pgm-a:
         status: change
-        restart: required
-        changes: [{field: ssl.enabled, before: "false", after: "true", rule: enable-ssl-cloud-cert}]
+        restart: required                # the instance's verdict
+        estimated_seconds: 180           # restart_detail.estimated_seconds (required with status change)
+        changes: [{field: ssl.enabled, before: "false", after: "true", rule: enable-ssl-cloud-cert, restart: required}]
         request: {SSLEnabled: "1"}      # subset of the displayed request parameters
         reasons_contain: [...]; warnings_contain: [...]; notes_contain: [...]
 """
@@ -40,12 +46,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from rdsssl_reconcile.live.model import LiveInstance, ReadError, ReadOutcome
 from rdsssl_reconcile.live.parse import parse_instance, parse_net_info, parse_ssl, redact_server_key
 from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate, KeyType
-from rdsssl_reconcile.pki.summary import summarize_certificate
+from rdsssl_reconcile.pki.pem import crl_to_pem
+from rdsssl_reconcile.pki.summary import summarize_certificate, summarize_crl
 from rdsssl_reconcile.planning.model import Plan
 from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.spec.loader import load_specs
@@ -78,6 +87,12 @@ def crlf_variant(pem: str) -> str:
 class Material:
     ca: CertificateAuthority | None
     issued: IssuedCertificate | None
+    crl: x509.CertificateRevocationList | None = None
+
+    @property
+    def crl_pem(self) -> str:
+        assert self.crl is not None, "not a CRL"
+        return crl_to_pem(self.crl)
 
     @property
     def cert_pem(self) -> str:
@@ -97,6 +112,9 @@ class Material:
 def build_pki(spec: dict[str, Any], now: datetime) -> dict[str, Material]:
     materials: dict[str, Material] = {}
     for name, options in spec.items():
+        if "crl" in options:
+            materials[name] = Material(ca=None, issued=None, crl=_crl(materials[options["crl"]], options, now))
+            continue
         key_type = KeyType(options.get("key_type", "ec-p256" if options.get("ca") else "rsa-2048"))
         issued_at = now - timedelta(days=options.get("age_days", 0))
         if options.get("ca"):
@@ -116,6 +134,22 @@ def build_pki(spec: dict[str, Any], now: datetime) -> dict[str, Material]:
     return materials
 
 
+def _crl(issuer: Material, options: dict[str, Any], now: datetime) -> x509.CertificateRevocationList:
+    """A CRL signed by the case's CA ``issuer``, with ``revoked`` made-up serial numbers."""
+    assert issuer.ca is not None, "a CRL's issuer must be a CA of the case"
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.ca.certificate.subject)
+        .last_update(now - timedelta(days=1))
+        .next_update(now + timedelta(days=options.get("next_update_days", 30)))
+    )
+    for serial in range(1, options.get("revoked", 0) + 1):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - timedelta(days=1)).build()
+        )
+    return builder.sign(issuer.ca.private_key, hashes.SHA256())
+
+
 def substitute(value: Any, materials: dict[str, Material]) -> Any:
     if isinstance(value, dict):
         return {k: substitute(v, materials) for k, v in value.items()}
@@ -124,6 +158,8 @@ def substitute(value: Any, materials: dict[str, Material]) -> Any:
     if isinstance(value, str) and value.startswith("@"):
         name, _, kind = value[1:].partition(".")
         material = materials[name]
+        if kind == "crl":
+            return material.crl_pem
         return {"crt": material.cert_pem, "key": material.key_pem, "crt-crlf": crlf_variant(material.cert_pem)}[kind]
     return value
 
@@ -131,6 +167,11 @@ def substitute(value: Any, materials: dict[str, Material]) -> Any:
 def placeholders(materials: dict[str, Material]) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, material in materials.items():
+        if material.crl is not None:
+            crl_summary = summarize_crl(material.crl)
+            values[f"{{{name}.sha256}}"] = crl_summary.sha256
+            values[f"{{{name}.short}}"] = crl_summary.short()
+            continue
         cert = material.ca.certificate if material.ca else material.issued.certificate  # type: ignore[union-attr]
         summary = summarize_certificate(cert)
         values[f"{{{name}.sha256}}"] = summary.sha256
@@ -206,6 +247,9 @@ def run_case(path: Path, tmp_path: Path) -> CaseRun:
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     materials = build_pki(case.get("pki", {}), now)
     for name, material in materials.items():
+        if material.crl is not None:
+            (tmp_path / f"{name}.crl").write_text(material.crl_pem)
+            continue
         (tmp_path / f"{name}.crt").write_text(material.cert_pem)
         (tmp_path / f"{name}.key").write_text(material.key_pem)
     for filename, content in (case.get("files") or {}).items():
@@ -216,6 +260,36 @@ def run_case(path: Path, tmp_path: Path) -> CaseRun:
     live = {iid: live_state(iid, raw, materials) for iid, raw in (case.get("live") or {}).items()}
     plan = make_plan(spec_set.instances, live, now=now, target={"kind": "test", "description": "golden case"})
     return CaseRun(case=case, plan=plan, values=placeholders(materials))
+
+
+#: What every expected change must state: the rule it hits and that rule's verdict for this change.
+PINNED_CHANGE_KEYS = ("field", "rule", "restart")
+VERDICTS = ("required", "unknown", "not_required")
+
+
+def unpinned_changes(instance_id: str, want: list[dict[str, Any]]) -> list[str]:
+    """A case that leaves a change's verdict unstated pins nothing: that is a problem of the case."""
+    problems = []
+    for index, change in enumerate(want):
+        missing = [key for key in PINNED_CHANGE_KEYS if key not in change]
+        if missing:
+            problems.append(f"{instance_id}: expected changes[{index}] does not state {', '.join(missing)}")
+        elif change["restart"] not in VERDICTS:
+            problems.append(
+                f"{instance_id}: expected changes[{index}].restart {change['restart']!r} is not one of {VERDICTS}"
+            )
+    return problems
+
+
+def estimate_mismatches(instance_id: str, expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    got = actual["restart_detail"]["estimated_seconds"]
+    if "estimated_seconds" not in expected:
+        if expected.get("status") == "change":
+            return [f"{instance_id}: a case expecting a change must state estimated_seconds (the plan says {got})"]
+        return []
+    if got != expected["estimated_seconds"]:
+        return [f"{instance_id}: estimated_seconds {got}, expected {expected['estimated_seconds']}"]
+    return []
 
 
 def mismatches(run: CaseRun) -> list[str]:
@@ -233,9 +307,11 @@ def mismatches(run: CaseRun) -> list[str]:
             )
         if "restart" in expected and actual["restart"] != expected["restart"]:
             problems.append(f"{instance_id}: restart {actual['restart']!r}, expected {expected['restart']!r}")
+        problems.extend(estimate_mismatches(instance_id, expected, actual))
         if "changes" in expected:
             got = actual["changes"]
             want = expected["changes"]
+            problems.extend(unpinned_changes(instance_id, want))
             if len(got) != len(want):
                 problems.append(f"{instance_id}: {len(got)} changes {[c['field'] for c in got]}, expected {len(want)}")
             for index, (g, w) in enumerate(zip(got, want, strict=False)):
