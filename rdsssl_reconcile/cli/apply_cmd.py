@@ -138,12 +138,12 @@ def _refusal(
     made_by = saved.get("tool_version")
     if made_by != __version__:
         problems.append(f"the plan was made by rdsssl-reconcile {render_value(made_by)}, this is {__version__}")
-    in_file = without_volatile(saved)
+    in_file = {k: v for k, v in without_volatile(saved).items() if k != "tool_version"}  # said above
     if targets is not None:
         in_file = _only(in_file, targets)
     candidates = []
     for document in rebuilt:
-        in_plan = without_volatile(document)
+        in_plan = {k: v for k, v in without_volatile(document).items() if k != "tool_version"}
         if targets is not None:
             in_plan = _only(in_plan, targets)
         candidates.append((explain(list(differences(in_file, in_plan)), in_file, in_plan), document))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rdsssl_reconcile.emulator import RunningEmulator
@@ -493,12 +493,15 @@ def mutations(draw: st.DrawFn, document: Doc) -> tuple[str, Callable[[Doc], None
 def _behaviour(result: CliResult, emulator: RunningEmulator) -> tuple[Any, ...]:
     """What an apply did, without timings: exit code, outcomes, and every request as the server saw it."""
     report = json.loads(result.out)
-    outcomes = sorted((r["id"], r["outcome"], r["remaining_changes"]) for r in report["results"])
-    sent = sorted((c["instance_id"], c["outcome"], json.dumps(c["params"], sort_keys=True)) for c in modifies(emulator))
+    outcomes = sorted((r["id"], r["outcome"], r["detail"], r["remaining_changes"]) for r in report["instances"])
+    sent = sorted(
+        (c["instance_id"], c["outcome"], c["param_names"], json.dumps(c["params"], sort_keys=True))
+        for c in modifies(emulator)
+    )
     return result.code, outcomes, sent
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("PLANFILE_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_mutated_plan_is_refused_or_applies_exactly_as_the_original(
     data: st.DataObject, cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, pki: Pki, tmp_path: Path
@@ -521,7 +524,9 @@ def test_a_mutated_plan_is_refused_or_applies_exactly_as_the_original(
     if result.code == 1 and result.err.startswith("Error: "):
         assert modifies(cloud_env) == [], label
         assert "Internal error" not in result.err, label
+        event("refused")
         return
+    event("applied")
     assert "Internal error" not in result.text, (label, result.text)
     mutated_behaviour = _behaviour(result, cloud_env)
     fresh_plan()
