@@ -37,7 +37,7 @@ from rdsssl_reconcile.spec.model import DesiredInstance, desired_to_json
 KIND = "rdsssl-reconcile/saved-plan"
 GENERATED_AT_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
-#: A plan of 10,000 instances is about 60 MB; anything larger is not a plan this tool wrote.
+#: A plan of 10,000 instances is about 50 MB; anything larger is not a plan this tool wrote.
 MAX_BYTES: Final = 64 * 1024 * 1024
 #: A saved plan nests about 8 levels deep; far deeper is not a plan, and would exhaust the parser.
 MAX_DEPTH: Final = 64

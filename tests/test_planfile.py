@@ -119,7 +119,9 @@ def _broken(edit: Any) -> dict[str, Any]:
 
 SCHEMA_CASES = [
     pytest.param(lambda d: d.update(instances=[{}]), "instances[0]: missing 'id', 'region'", id="instance-empty"),
-    pytest.param(lambda d: d.update(instances="x"), "instances: expected a list, found a text (x)", id="instances-text"),
+    pytest.param(
+        lambda d: d.update(instances="x"), "instances: expected a list, found a text (x)", id="instances-text"
+    ),
     pytest.param(lambda d: d.update(instances=None), "instances: expected a list, found null", id="instances-null"),
     pytest.param(
         lambda d: d["instances"][0].update(changes=None),
@@ -129,7 +131,9 @@ SCHEMA_CASES = [
     pytest.param(
         lambda d: d.update(spec_paths=5), "spec_paths: expected a list, found a whole number (5)", id="spec-paths-5"
     ),
-    pytest.param(lambda d: d.update(desired=[]), "desired: expected an object, found a list (empty)", id="desired-list"),
+    pytest.param(
+        lambda d: d.update(desired=[]), "desired: expected an object, found a list (empty)", id="desired-list"
+    ),
     pytest.param(lambda d: d.update(target="x"), "target: expected an object, found a text (x)", id="target-text"),
     pytest.param(
         lambda d: d["instances"][0]["request"]["parameters"][0].update(sensitive="no"),
@@ -236,9 +240,14 @@ def test_the_same_document_has_no_differences_and_volatile_fields_are_ignored() 
 
 def test_the_embedded_emulator_is_compared_by_what_starts_it_not_by_its_port() -> None:
     def embedded(endpoint: str, source: str) -> dict[str, Any]:
-        return {"target": {"kind": "embedded-emulator", "endpoint": endpoint, "source": source, "description": endpoint}}
+        return {
+            "target": {"kind": "embedded-emulator", "endpoint": endpoint, "source": source, "description": endpoint}
+        }
 
-    first, second = embedded("http://127.0.0.1:1", "specs/_target.yaml"), embedded("http://127.0.0.1:2", "specs/_target.yaml")
+    first, second = (
+        embedded("http://127.0.0.1:1", "specs/_target.yaml"),
+        embedded("http://127.0.0.1:2", "specs/_target.yaml"),
+    )
     assert list(differences(without_volatile(first), without_volatile(second))) == []
     other = embedded("http://127.0.0.1:2", "other/_target.yaml")
     assert [d.path for d in differences(without_volatile(first), without_volatile(other))] == [("target", "source")]
@@ -264,7 +273,9 @@ WORDING = [
         id="parameter",
     ),
     pytest.param(
-        lambda d: d["summary"].update(restarts=0), "the file says summary.restarts: 0; the plan now says 1", id="summary"
+        lambda d: d["summary"].update(restarts=0),
+        "the file says summary.restarts: 0; the plan now says 1",
+        id="summary",
     ),
     pytest.param(
         lambda d: d["instances"][0].update(policy="restart never"),
@@ -292,16 +303,22 @@ WORDING = [
         id="control-characters-made-visible",
     ),
     pytest.param(
-        lambda d: d["instances"][0].pop("warnings"), "pgm-a: the file has no warnings; the plan now says (an empty list)", id="missing-key"
+        lambda d: d["instances"][0].pop("warnings"),
+        "pgm-a: the file has no warnings; the plan now says (an empty list)",
+        id="missing-key",
     ),
     pytest.param(
         lambda d: d["instances"].pop(0), "pgm-a: declared in the specs, but not in the file", id="instance-missing"
     ),
     pytest.param(
-        lambda d: d["instances"][1].update(id="pgm-x"), "pgm-x: in the file, but no longer declared in the specs", id="instance-extra"
+        lambda d: d["instances"][1].update(id="pgm-x"),
+        "pgm-x: in the file, but no longer declared in the specs",
+        id="instance-extra",
     ),
     pytest.param(
-        lambda d: d["desired"].pop("pgm-b"), "pgm-b: the specs declare it; the file has no desired state for it", id="desired-missing"
+        lambda d: d["desired"].pop("pgm-b"),
+        "pgm-b: the specs declare it; the file has no desired state for it",
+        id="desired-missing",
     ),
 ]
 
@@ -347,7 +364,8 @@ def test_values_are_rendered_without_python_reprs() -> None:
     assert render_value(["a", "b"]) == "a, b"
     assert render_value(False) == "false"
     assert render_value(MISSING) == "nothing"
-    assert render_value("x" * 500).endswith("…") and len(render_value("x" * 500)) == 160
+    assert render_value("x" * 500).endswith("…")
+    assert len(render_value("x" * 500)) == 160
     assert visible("a\u202eb\x9bc\\") == "a\\u202eb\\x9bc\\\\"
     assert path_label(("request", "parameters", 0, "value"), {"request": {"parameters": [{"name": "X"}]}}) == (
         "request.parameters[X].value"

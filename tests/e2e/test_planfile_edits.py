@@ -81,7 +81,8 @@ def apply_file(cli: Cli, plan_file: Path, tmp_path: Path, *extra: str) -> CliRes
 def refused(result: CliResult, emulator: RunningEmulator) -> str:
     """Assert a refusal that changed nothing and is not an internal error; returns stderr."""
     assert result.code == 1, result.text
-    assert "Internal error" not in result.text and "Traceback" not in result.text, result.text
+    assert "Internal error" not in result.text, result.text
+    assert "Traceback" not in result.text, result.text
     assert result.err.startswith("Error: "), result.err
     assert modifies(emulator) == []
     return result.err
@@ -156,7 +157,9 @@ EDITS = [
         id="certificate-display-text",
     ),
     pytest.param(
-        _set(("summary", "restarts"), 0), "the file says summary.restarts: 0; the plan now says 2", id="summary-restarts"
+        _set(("summary", "restarts"), 0),
+        "the file says summary.restarts: 0; the plan now says 2",
+        id="summary-restarts",
     ),
     pytest.param(
         _set(("instances", "pgm-a", "policy"), "restart never"),
@@ -213,7 +216,9 @@ EDITS = [
         "the file says spec_warnings[0]: all good; the spec now has no such field",
         id="spec-warnings",
     ),
-    pytest.param(_extra_key, "pgm-a: the file says approved_by: the DBA; the plan now has no such field", id="extra-key"),
+    pytest.param(
+        _extra_key, "pgm-a: the file says approved_by: the DBA; the plan now has no such field", id="extra-key"
+    ),
     pytest.param(_drop_change, "pgm-a: the file has no changes[2]; the plan now says", id="change-removed"),
     pytest.param(_drop_instance, "pgm-b: declared in the specs, but not in the file", id="instance-removed"),
     pytest.param(_reorder, "the file lists the instances as pgm-c, pgm-b, pgm-a", id="instances-reordered"),
@@ -242,7 +247,8 @@ def test_an_edit_of_what_a_reviewer_reads_is_refused_in_plain_words(
     plan_file.write_text(json.dumps(document, indent=2), encoding="utf-8")
     err = refused(apply_file(cli, plan_file, tmp_path), cloud_env)
     assert expected in err, err
-    assert "{'" not in err and "':" not in err, "no Python reprs in a refusal"
+    assert "{'" not in err, "no Python reprs in a refusal"
+    assert "':" not in err, "no Python reprs in a refusal"
 
 
 def test_the_untouched_file_applies_and_sends_the_rebuilt_requests(
@@ -309,7 +315,9 @@ def test_with_target_only_that_instance_is_compared(
     assert result.code == 0, result.text
     assert [c["instance_id"] for c in modifies(cloud_env)] == ["pgm-a"]
     cloud_env.admin.clear_calls()
-    assert "pgm-c: the file says policy" in refused(apply_file(cli, plan_file, tmp_path, "--target", "pgm-c"), cloud_env)
+    assert "pgm-c: the file says policy" in refused(
+        apply_file(cli, plan_file, tmp_path, "--target", "pgm-c"), cloud_env
+    )
 
 
 # -- malformed files ---------------------------------------------------------------------------------------
@@ -366,32 +374,94 @@ def _duplicate_key(doc: Doc, path: Path) -> None:
 
 
 MALFORMED = [
-    pytest.param(_edited(_set(("instances",), [{}])), "reviewed.plan: not a valid saved plan: instances[0]: missing 'id'", id="instances-empty-object"),
-    pytest.param(_edited(_set(("instances",), "x")), "instances: expected a list, found a text (x)", id="instances-string"),
+    pytest.param(
+        _edited(_set(("instances",), [{}])),
+        "reviewed.plan: not a valid saved plan: instances[0]: missing 'id'",
+        id="instances-empty-object",
+    ),
+    pytest.param(
+        _edited(_set(("instances",), "x")), "instances: expected a list, found a text (x)", id="instances-string"
+    ),
     pytest.param(_edited(_set(("instances",), None)), "instances: expected a list, found null", id="instances-null"),
-    pytest.param(_edited(_first_instance("changes", None)), "instances[0].changes: expected a list, found null", id="changes-null"),
-    pytest.param(_edited(_first_instance("request", [])), "instances[0].request: expected an object or null, found a list (empty)", id="request-list"),
-    pytest.param(_edited(_set(("spec_paths",), 5)), "spec_paths: expected a list, found a whole number (5)", id="spec-paths-number"),
-    pytest.param(_edited(_set(("desired",), [])), "desired: expected an object, found a list (empty)", id="desired-list"),
+    pytest.param(
+        _edited(_first_instance("changes", None)),
+        "instances[0].changes: expected a list, found null",
+        id="changes-null",
+    ),
+    pytest.param(
+        _edited(_first_instance("request", [])),
+        "instances[0].request: expected an object or null, found a list (empty)",
+        id="request-list",
+    ),
+    pytest.param(
+        _edited(_set(("spec_paths",), 5)),
+        "spec_paths: expected a list, found a whole number (5)",
+        id="spec-paths-number",
+    ),
+    pytest.param(
+        _edited(_set(("desired",), [])), "desired: expected an object, found a list (empty)", id="desired-list"
+    ),
     pytest.param(_edited(_set(("target",), "x")), "target: expected an object, found a text (x)", id="target-string"),
-    pytest.param(_edited(_set(("summary", "restarts"), "0")), "summary.restarts: expected a whole number, found a text (0)", id="summary-restarts-text"),
-    pytest.param(_edited(_set(("summary", "restarts"), -1)), "summary.restarts: expected at least 0, found a whole number (-1)", id="summary-restarts-negative"),
-    pytest.param(_edited(_first_instance("status", "approved")), "instances[0].status: expected one of in_sync, change", id="status-unknown"),
-    pytest.param(_edited(_set(("generated_at",), "yesterday")), "generated_at: expected a UTC time such as 2026-11-27T18:22:30Z, found a text (yesterday)", id="generated-at-text"),
-    pytest.param(_edited(_set(("generated_at",), "2026-02-30T00:00:00Z")), "generated_at: 2026-02-30T00:00:00Z is not a real UTC time", id="generated-at-impossible"),
+    pytest.param(
+        _edited(_set(("summary", "restarts"), "0")),
+        "summary.restarts: expected a whole number, found a text (0)",
+        id="summary-restarts-text",
+    ),
+    pytest.param(
+        _edited(_set(("summary", "restarts"), -1)),
+        "summary.restarts: expected at least 0, found a whole number (-1)",
+        id="summary-restarts-negative",
+    ),
+    pytest.param(
+        _edited(_first_instance("status", "approved")),
+        "instances[0].status: expected one of in_sync, change",
+        id="status-unknown",
+    ),
+    pytest.param(
+        _edited(_set(("generated_at",), "yesterday")),
+        "generated_at: expected a UTC time such as 2026-11-27T18:22:30Z, found a text (yesterday)",
+        id="generated-at-text",
+    ),
+    pytest.param(
+        _edited(_set(("generated_at",), "2026-02-30T00:00:00Z")),
+        "generated_at: 2026-02-30T00:00:00Z is not a real UTC time",
+        id="generated-at-impossible",
+    ),
     pytest.param(_edited(_duplicate_id), "instances[1].id: pgm-a is already instances[0]", id="duplicate-instance-id"),
-    pytest.param(_edited(_set(("kind",), "terraform")), "reviewed.plan: not a plan saved by 'rdsssl-reconcile plan --out'", id="wrong-kind"),
-    pytest.param(_edited(_set(("format_version",), "2.0")), "format_version: plan format 2.0 is not supported", id="format-version"),
-    pytest.param(_deep, "reviewed.plan: line 1, column 109: JSON nested more than 64 levels deep", id="nested-100000-deep"),
+    pytest.param(
+        _edited(_set(("kind",), "terraform")),
+        "reviewed.plan: not a plan saved by 'rdsssl-reconcile plan --out'",
+        id="wrong-kind",
+    ),
+    pytest.param(
+        _edited(_set(("format_version",), "2.0")),
+        "format_version: plan format 2.0 is not supported",
+        id="format-version",
+    ),
+    pytest.param(
+        _deep, "reviewed.plan: line 1, column 109: JSON nested more than 64 levels deep", id="nested-100000-deep"
+    ),
     pytest.param(_deep_but_parseable, "reviewed.plan: instances[0].live[0][0]", id="nested-200-deep"),
     pytest.param(_not_utf8, "reviewed.plan: line 1, column", id="not-utf8"),
     pytest.param(_huge, "reviewed.plan: 64.0 MiB is more than a plan file may be (64.0 MiB)", id="huge"),
     pytest.param(_text(""), "reviewed.plan: line 1, column 1: not valid JSON (Expecting value)", id="empty"),
     pytest.param(_text('{"kind": '), "reviewed.plan: line 1, column 10: not valid JSON", id="truncated"),
     pytest.param(_text("[]"), "not a plan saved by 'rdsssl-reconcile plan --out'", id="top-level-list"),
-    pytest.param(_text('{"kind": "rdsssl-reconcile/saved-plan", "n": NaN}'), "reviewed.plan: n: NaN is not a JSON value", id="nan"),
-    pytest.param(_text('{"kind": "rdsssl-reconcile/saved-plan", "n": 1e999}'), "reviewed.plan: n: 1e999 is a number out of range", id="infinite-number"),
-    pytest.param(_text('{"kind": "rdsssl-reconcile/saved-plan", "n": ' + "9" * 5000 + "}"), "reviewed.plan: n: 99999999999999999999… is a number too long to read", id="huge-integer"),
+    pytest.param(
+        _text('{"kind": "rdsssl-reconcile/saved-plan", "n": NaN}'),
+        "reviewed.plan: n: NaN is not a JSON value",
+        id="nan",
+    ),
+    pytest.param(
+        _text('{"kind": "rdsssl-reconcile/saved-plan", "n": 1e999}'),
+        "reviewed.plan: n: 1e999 is a number out of range",
+        id="infinite-number",
+    ),
+    pytest.param(
+        _text('{"kind": "rdsssl-reconcile/saved-plan", "n": ' + "9" * 5000 + "}"),
+        "reviewed.plan: n: 99999999999999999999… is a number too long to read",
+        id="huge-integer",
+    ),
     pytest.param(_duplicate_key, "reviewed.plan: summary.restarts: the key is written twice", id="duplicate-key"),
 ]
 
@@ -413,12 +483,14 @@ def test_a_malformed_plan_file_is_a_located_error(
     assert cloud_env.admin.calls() == [], "refused before any cloud call"
 
 
-def test_a_directory_or_fifo_is_not_a_plan_file(cli: Cli, cloud_env: RunningEmulator, tmp_path: Path) -> None:
+def test_a_fifo_given_as_the_plan_file_is_an_error_not_a_hang(
+    cli: Cli, cloud_env: RunningEmulator, tmp_path: Path
+) -> None:
     fifo = tmp_path / "plan.fifo"
     os.mkfifo(fifo)
-    # A FIFO would block a reader forever; it is refused without being opened for reading first.
     result = cli("apply", str(fifo), "--audit-log", str(tmp_path / "audit.jsonl"))
     assert result.code == 1, result.text
+    assert "Internal error" not in result.text
     assert cloud_env.admin.calls() == []
 
 
@@ -501,7 +573,11 @@ def _behaviour(result: CliResult, emulator: RunningEmulator) -> tuple[Any, ...]:
     return result.code, outcomes, sent
 
 
-@settings(max_examples=int(os.environ.get("PLANFILE_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("PLANFILE_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_a_mutated_plan_is_refused_or_applies_exactly_as_the_original(
     data: st.DataObject, cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, pki: Pki, tmp_path: Path
