@@ -30,9 +30,10 @@ import jsonschema
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.errors import PlanFileError
-from rdsssl_reconcile.planning.compare import render_value, visible
+from rdsssl_reconcile.planning.compare import render_value
 from rdsssl_reconcile.planning.model import PLAN_FORMAT_VERSION, Plan, plan_to_json
 from rdsssl_reconcile.spec.model import DesiredInstance, desired_to_json
+from rdsssl_reconcile.textsafe import visible
 
 KIND = "rdsssl-reconcile/saved-plan"
 GENERATED_AT_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"

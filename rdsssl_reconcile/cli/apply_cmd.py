@@ -48,6 +48,7 @@ from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
+from rdsssl_reconcile.textsafe import listing
 
 #: Plan statuses that mean an instance could not be planned at all: an error for apply, as for plan.
 UNPLANNABLE = (PlanStatus.ERROR, PlanStatus.NOT_FOUND)
@@ -113,8 +114,7 @@ def _replan_saved(
     problems = _refusal(saved, rebuilt, current, targets)
     if problems:
         raise PlanFileError(
-            "the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:\n"
-            + "\n".join(f"  - {p}" for p in problems)
+            listing("the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems)
         )
     return current
 

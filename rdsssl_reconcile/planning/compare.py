@@ -12,10 +12,11 @@ spec now says restart allowed"), causes first (the spec, the live state), then w
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from rdsssl_reconcile.textsafe import visible
 
 #: Longest value quoted in a message; the rest is elided (a certificate chain is not a message).
 VALUE_CHARS: Final = 160
@@ -146,20 +147,6 @@ def _without_reasons(changes: Any) -> Any:
 
 
 # -- words -----------------------------------------------------------------------------------------------
-
-
-def visible(text: str) -> str:
-    """``text`` with control characters (C0, C1, DEL, bidi controls) shown as escapes, never acted on."""
-    out = []
-    for char in text:
-        if char == "\\":
-            out.append("\\\\")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def render_value(value: Any) -> str:
