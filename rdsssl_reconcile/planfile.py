@@ -54,7 +54,17 @@ def saved_plan_document(plan: Plan, desired: tuple[DesiredInstance, ...]) -> dic
 
 
 def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> None:
-    """Write atomically, so an interrupted run never leaves half a plan that apply could read."""
+    """Write atomically, so an interrupted run never leaves half a plan that apply could read.
+
+    The atomic rename replaces whatever has the name: a device or a FIFO given as the file (as root,
+    ``/dev/null``) would be replaced by a regular file, so anything but a regular file is refused.
+    """
+    try:
+        existing: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise PlanFileError(f"{visible(str(path))}: not a regular file; a saved plan is written as a regular file")
     text = json.dumps(saved_plan_document(plan, desired), indent=2, sort_keys=False) + "\n"
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,16 @@ def test_what_plan_out_writes_is_read_back_unchanged(tmp_path: Path) -> None:
     write_plan(path, a_plan(), ())
     assert read_plan(path) == saved_plan_document(a_plan(), ())
     assert schema_problems(a_document()) == []
+
+
+def test_a_plan_is_never_written_over_a_device_or_fifo(tmp_path: Path) -> None:
+    # The atomic rename would replace it with a regular file (as root, even /dev/null).
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        write_plan(fifo, a_plan(), ())
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.fifo"]
 
 
 def _broken(edit: Any) -> dict[str, Any]:
