@@ -107,6 +107,8 @@ def read_plan(path: Path) -> dict[str, Any]:
 
 def _read_bytes(path: Path, where: str) -> bytes:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # before opening: opening a FIFO waits for a writer
+            raise PlanFileError(f"{where}: not a regular file")
         with path.open("rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):

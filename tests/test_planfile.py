@@ -120,6 +120,8 @@ def test_a_plan_is_never_written_over_a_device_or_fifo(tmp_path: Path) -> None:
         write_plan(fifo, a_plan(), ())
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["plan.fifo"]
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        read_plan(fifo)  # without waiting for a writer
 
 
 def _broken(edit: Any) -> dict[str, Any]:
