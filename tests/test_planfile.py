@@ -251,6 +251,21 @@ def test_the_same_document_has_no_differences_and_volatile_fields_are_ignored() 
     ]
 
 
+def test_an_unreadable_instance_is_compared_without_the_request_id_of_the_failed_read() -> None:
+    def errored(request_id: str, code: str) -> dict[str, Any]:
+        error = {"action": "DescribeDBInstanceSSL", "code": code, "message": "m", "request_id": request_id}
+        return {"instances": [{"id": "pgm-a", "error": error}]}
+
+    assert (
+        list(differences(without_volatile(errored("R1", "Forbidden")), without_volatile(errored("R2", "Forbidden"))))
+        == []
+    )
+    moved = list(
+        differences(without_volatile(errored("R1", "Forbidden")), without_volatile(errored("R2", "Throttling")))
+    )
+    assert [d.path for d in moved] == [("instances", 0, "error", "code")]
+
+
 def test_the_embedded_emulator_is_compared_by_what_starts_it_not_by_its_port() -> None:
     def embedded(endpoint: str, source: str) -> dict[str, Any]:
         return {

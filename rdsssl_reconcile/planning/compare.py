@@ -64,7 +64,8 @@ def without_volatile(document: Mapping[str, Any]) -> dict[str, Any]:
     of ``target`` that name the same target differently: its ``description``, and ``source`` (how it was
     chosen, ``--endpoint`` or ``RDSSSL_ENDPOINT``); for the embedded emulator, whose port is new each run,
     ``endpoint`` instead of ``source``. The target's kind and address (or, embedded, the file that starts
-    it) are compared. Everything else is compared.
+    it) are compared. An unreadable instance's ``error.request_id`` names one API call, new each read.
+    Everything else is compared.
     """
     copy = dict(document)
     copy.pop("generated_at", None)
@@ -73,7 +74,17 @@ def without_volatile(document: Mapping[str, Any]) -> dict[str, Any]:
         embedded = target.get("kind") == "embedded-emulator"
         volatile = ("description", "endpoint") if embedded else ("description", "source")
         copy["target"] = {k: v for k, v in target.items() if k not in volatile}
+    instances = copy.get("instances")
+    if isinstance(instances, list):
+        copy["instances"] = [_without_request_id(item) for item in instances]
     return copy
+
+
+def _without_request_id(item: Any) -> Any:
+    error = item.get("error") if isinstance(item, Mapping) else None
+    if not isinstance(error, Mapping):
+        return item
+    return {**item, "error": {k: v for k, v in error.items() if k != "request_id"}}
 
 
 def differences(in_file: Any, in_plan: Any, path: Path = ()) -> Iterator[Difference]:

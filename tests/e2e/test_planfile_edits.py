@@ -118,6 +118,11 @@ def _certificate_text(doc: Doc) -> None:
     change["after"] = change["after"].replace("valid 365 days", "valid 3650 days")
 
 
+def _server_cert_text(doc: Doc) -> None:
+    parameter = _param(doc, "pgm-c", "ServerCert")
+    parameter["value"] = parameter["value"].replace("from file server.crt", "from file reviewed.crt")
+
+
 def _key_ref(doc: Doc) -> None:
     doc["desired"]["pgm-c"]["ssl"]["certificate"]["key"]["ref"]["file"] = "/etc/other.key"
 
@@ -155,6 +160,11 @@ EDITS = [
         "(issued by Alibaba Cloud at apply, valid 3650 days); the plan now says cloud certificate for "
         "pgm-a.pg.rds.aliyuncs.com (issued by Alibaba Cloud at apply, valid 365 days)",
         id="certificate-display-text",
+    ),
+    pytest.param(
+        _server_cert_text,
+        "pgm-c: the file says request.parameters[ServerCert].value: <certificate sha256 ",
+        id="request-ServerCert-display-text",
     ),
     pytest.param(
         _set(("summary", "restarts"), 0),
