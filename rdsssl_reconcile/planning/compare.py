@@ -45,14 +45,14 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-Path = tuple[str | int, ...]
+JsonPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
     """One field whose value in the saved file (``in_file``) is not the rebuilt plan's (``in_plan``)."""
 
-    path: Path
+    path: JsonPath
     in_file: Any
     in_plan: Any
 
@@ -87,7 +87,7 @@ def _without_request_id(item: Any) -> Any:
     return {**item, "error": {k: v for k, v in error.items() if k != "request_id"}}
 
 
-def differences(in_file: Any, in_plan: Any, path: Path = ()) -> Iterator[Difference]:
+def differences(in_file: Any, in_plan: Any, path: JsonPath = ()) -> Iterator[Difference]:
     """Every leaf that differs, in the file's order (then what only the plan has).
 
     The ``instances`` list is matched by instance id, so one missing instance is one difference, not a
@@ -181,7 +181,7 @@ def render_value(value: Any) -> str:
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
-def path_label(path: Path, document: Any) -> str:
+def path_label(path: JsonPath, document: Any) -> str:
     """``summary.restarts``, ``request.parameters[ConnectionString].value``, ``changes[ssl.enabled].after``.
 
     List items are named by their ``name``/``field`` when they have one (taken from ``document``, the
@@ -201,7 +201,7 @@ def path_label(path: Path, document: Any) -> str:
     return "".join(words) or "the whole document"
 
 
-def _source(path: Path) -> str:
+def _source(path: JsonPath) -> str:
     """Who now says what the plan says: the spec, the instance, or the planner."""
     if path and path[0] == "desired":
         return "the spec"
@@ -258,7 +258,7 @@ def describe(difference: Difference, in_file: Mapping[str, Any], plan: Mapping[s
     )
 
 
-def _rank(path: Path) -> tuple[int, ...]:
+def _rank(path: JsonPath) -> tuple[int, ...]:
     """Causes first: where the plan came from (target, specs), then per instance spec, live, plan."""
     top = {"target": 0, "spec_paths": 1, "desired": 2, "instances": 3, "summary": 4, "spec_warnings": 5}
     first = top.get(str(path[0]), 6) if path else 6
@@ -300,9 +300,9 @@ def explain(found: Sequence[Difference], in_file: Mapping[str, Any], plan: Mappi
     return lines
 
 
-def _is_cause(path: Path) -> bool:
+def _is_cause(path: JsonPath) -> bool:
     return len(path) > 2 and path[0] == "instances" and (path[2] in SPEC_FIELDS or path[2] == "live")
 
 
-def _is_digest(path: Path) -> bool:
+def _is_digest(path: JsonPath) -> bool:
     return bool(path) and path[-1] in ("live_fingerprint", "desired_digest", "digest")
