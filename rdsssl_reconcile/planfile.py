@@ -4,22 +4,46 @@ A saved plan is the JSON plan plus what apply needs to refuse a stale one: the s
 desired state again), each instance's live-state fingerprint and desired-state digest, and the digest
 of the request that was shown. It holds references to secrets (``{file: ...}``, ``{env: ...}``) and
 public fingerprints, never secret values, so it can be attached to a pull request.
+
+Reading one is defensive: the file came back from a reviewer, a CI artifact store or an attacker, so
+every way it can be malformed (not UTF-8, not JSON, nested without end, huge, a value of the wrong
+type) is a located error ("plan.json: instances[0]: missing 'id'"), checked against the committed
+schema ``planfile.schema.json`` before any value is used.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import jsonschema
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.errors import PlanFileError
+from rdsssl_reconcile.planning.compare import render_value
 from rdsssl_reconcile.planning.model import PLAN_FORMAT_VERSION, Plan, plan_to_json
 from rdsssl_reconcile.spec.model import DesiredInstance, desired_to_json
+from rdsssl_reconcile.textsafe import visible
 
 KIND = "rdsssl-reconcile/saved-plan"
+GENERATED_AT_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+#: A plan of 10,000 instances is about 50 MB; anything larger is not a plan this tool wrote.
+MAX_BYTES: Final = 64 * 1024 * 1024
+#: A saved plan nests about 8 levels deep; far deeper is not a plan, and would exhaust the parser.
+MAX_DEPTH: Final = 64
+#: Schema problems listed in one error (the first ones, in document order).
+MAX_PROBLEMS: Final = 5
 
 
 def saved_plan_document(plan: Plan, desired: tuple[DesiredInstance, ...]) -> dict[str, Any]:
@@ -30,7 +54,17 @@ def saved_plan_document(plan: Plan, desired: tuple[DesiredInstance, ...]) -> dic
 
 
 def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> None:
-    """Write atomically, so an interrupted run never leaves half a plan that apply could read."""
+    """Write atomically, so an interrupted run never leaves half a plan that apply could read.
+
+    The atomic rename replaces whatever has the name: a device or a FIFO given as the file (as root,
+    ``/dev/null``) would be replaced by a regular file, so anything but a regular file is refused.
+    """
+    try:
+        existing: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise PlanFileError(f"{visible(str(path))}: not a regular file; a saved plan is written as a regular file")
     text = json.dumps(saved_plan_document(plan, desired), indent=2, sort_keys=False) + "\n"
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
@@ -47,18 +81,277 @@ def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> 
         raise
 
 
+def generated_at(document: dict[str, Any]) -> datetime:
+    """The plan's time (validated by :func:`read_plan`)."""
+    return datetime.strptime(document["generated_at"], GENERATED_AT_FORMAT).replace(tzinfo=UTC)
+
+
 def read_plan(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanFileError(f"{path}: no such plan file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanFileError(f"{path}: not a readable plan file ({type(exc).__name__})") from None
+    """The saved plan at ``path``, checked against the schema; a :class:`PlanFileError` otherwise."""
+    where = visible(str(path))
+    document = parse_plan(_read_bytes(path, where), where)
     if not isinstance(document, dict) or document.get("kind") != KIND:
-        raise PlanFileError(f"{path}: not a plan saved by 'rdsssl-reconcile plan --out'")
-    version = str(document.get("format_version", ""))
-    if version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
+        raise PlanFileError(f"{where}: not a plan saved by 'rdsssl-reconcile plan --out'")
+    version = document.get("format_version")
+    if not isinstance(version, str) or version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
         raise PlanFileError(
-            f"{path}: plan format {version!r} is not supported by this version (expects {PLAN_FORMAT_VERSION})"
+            f"{where}: format_version: plan format {render_value(version)} is not supported by this version "
+            f"(expects {PLAN_FORMAT_VERSION})"
         )
+    problems = schema_problems(document)
+    if problems:
+        more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
+        raise PlanFileError(f"{where}: not a valid saved plan: " + "; ".join(problems[:MAX_PROBLEMS]) + more)
     return document
+
+
+def _read_bytes(path: Path, where: str) -> bytes:
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # before opening: opening a FIFO waits for a writer
+            raise PlanFileError(f"{where}: not a regular file")
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise PlanFileError(f"{where}: not a regular file")
+            if info.st_size > MAX_BYTES:
+                raise PlanFileError(
+                    f"{where}: {_size(info.st_size)} is more than a plan file may be ({_size(MAX_BYTES)})"
+                )
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise PlanFileError(f"{where}: no such plan file") from None
+    except OSError as exc:
+        raise PlanFileError(f"{where}: cannot read the plan file: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > MAX_BYTES:  # it grew while being read
+        raise PlanFileError(f"{where}: more than a plan file may be ({_size(MAX_BYTES)})")
+    return data
+
+
+def _size(count: int) -> str:
+    return f"{count / (1024 * 1024):.1f} MiB"
+
+
+# -- JSON ------------------------------------------------------------------------------------------------
+
+
+class _Bad:
+    """A value the JSON parser met that a plan never holds (NaN, 1e999, a 5,000-digit number)."""
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text, self.why = text, why
+
+
+class _Object(dict[str, Any]):
+    """A JSON object that remembers keys written twice (a reviewer sees one, a parser keeps the other)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    result = _Object()
+    duplicates = []
+    for key, value in pairs:
+        if key in result:
+            duplicates.append(key)
+        result[key] = value
+    result.duplicates = tuple(duplicates)
+    return result
+
+
+def _number(text: str) -> Any:
+    try:
+        value: Any = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return _Bad(text[:20] + ("…" if len(text) > 20 else ""), "a number too long to read")
+    if isinstance(value, float) and not math.isfinite(value):
+        return _Bad(text[:20], "a number out of range")
+    return value
+
+
+def _constant(text: str) -> _Bad:
+    return _Bad(text, "not a JSON value (NaN and infinities are not JSON)")
+
+
+def parse_plan(data: bytes, where: str) -> Any:
+    """Bytes -> JSON, every failure located (byte/line/column or JSON path)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data[: exc.start].decode("utf-8", "replace"), exc.start)
+        raise PlanFileError(
+            f"{where}: line {line}, column {column} (byte {exc.start}): not UTF-8 text "
+            f"(byte 0x{data[exc.start]:02x}); a saved plan is UTF-8 JSON"
+        ) from None
+    try:
+        document = json.loads(
+            text, object_pairs_hook=_object, parse_float=_number, parse_int=_number, parse_constant=_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{where}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        line, column = _too_deep(text)
+        raise PlanFileError(
+            f"{where}: line {line}, column {column}: JSON nested more than {MAX_DEPTH} levels deep; "
+            "a saved plan nests about 8"
+        ) from None
+    _check_values(document, where)
+    return document
+
+
+def _line_column(prefix: str, offset: int) -> tuple[int, int]:
+    line = prefix.count("\n") + 1
+    return line, len(prefix) - (prefix.rfind("\n") + 1) + 1
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def _too_deep(text: str) -> tuple[int, int]:
+    """Where nesting first passes :data:`MAX_DEPTH` (strings skipped), as line and column."""
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return _line_column(text[: match.start()], match.start())
+        elif char in "]}":
+            depth -= 1
+    return 1, 1
+
+
+def _walk(document: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every value with its JSON path, iteratively (no recursion limit to exhaust)."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        yield path, value
+        if isinstance(value, dict):
+            stack.extend(((*path, k), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
+
+
+def _check_values(document: Any, where: str) -> None:
+    for path, value in _walk(document):
+        if len(path) > MAX_DEPTH:
+            raise PlanFileError(
+                f"{where}: {json_path(path[:MAX_DEPTH])}: nested more than {MAX_DEPTH} levels deep; "
+                "a saved plan nests about 8"
+            )
+        if isinstance(value, _Bad):
+            raise PlanFileError(f"{where}: {json_path(path)}: {visible(value.text)} is {value.why}")
+        if isinstance(value, _Object) and value.duplicates:
+            key = value.duplicates[0]
+            raise PlanFileError(
+                f"{where}: {json_path((*path, key))}: the key is written twice; a reviewer reads one value "
+                "and a JSON parser keeps the other"
+            )
+
+
+def json_path(path: tuple[str | int, ...]) -> str:
+    """``instances[0].changes``; the top level is ``(top level)``."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else ("." if out else "") + visible(step)
+    return out or "(top level)"
+
+
+# -- schema ----------------------------------------------------------------------------------------------
+
+
+@cache
+def plan_schema() -> dict[str, Any]:
+    """The committed JSON Schema of saved plans (``rdsssl_reconcile/planfile.schema.json``)."""
+    text = resources.files("rdsssl_reconcile").joinpath("planfile.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+_TYPE_WORDS: Final = {
+    "string": "a text",
+    "integer": "a whole number",
+    "number": "a number",
+    "object": "an object",
+    "array": "a list",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _found(value: Any) -> str:
+    kind = _TYPE_WORDS[_json_type(value)]
+    if isinstance(value, dict | list):
+        return kind if value else f"{kind} (empty)"
+    return f"{kind} ({render_value(value)})"
+
+
+def _translate(error: jsonschema.ValidationError) -> str:
+    path = tuple(error.absolute_path)
+    at = json_path(path)
+    value = error.instance
+    expected: Any = error.validator_value
+    match error.validator:
+        case "required":
+            missing = [k for k in expected if not isinstance(value, dict) or k not in value]
+            return f"{at}: missing {', '.join(repr(k) for k in missing)}"
+        case "type":
+            wanted = expected if isinstance(expected, list) else [expected]
+            return f"{at}: expected {' or '.join(_TYPE_WORDS[t] for t in wanted)}, found {_found(value)}"
+        case "enum":
+            return f"{at}: expected one of {', '.join(str(v) for v in expected)}, found {_found(value)}"
+        case "const":
+            return f"{at}: expected {expected}, found {_found(value)}"
+        case "pattern" if path == ("generated_at",):
+            return f"{at}: expected a UTC time such as 2026-11-27T18:22:30Z, found {_found(value)}"
+        case "minimum" | "maximum":
+            bound = "at least" if error.validator == "minimum" else "at most"
+            return f"{at}: expected {bound} {expected}, found {_found(value)}"
+        case "minLength":
+            return f"{at}: expected a non-empty text, found {_found(value)}"
+        case "maxLength" | "maxItems":
+            return f"{at}: longer than a saved plan holds (at most {expected})"
+        case _:
+            return f"{at}: does not match the saved-plan schema ({error.validator}), found {_found(value)}"
+
+
+def schema_problems(document: Any) -> list[str]:
+    """Located, plain-words schema problems of ``document``, in document order (empty: valid)."""
+    validator = jsonschema.Draft202012Validator(plan_schema())
+    errors = sorted(
+        validator.iter_errors(document),
+        key=lambda e: [(0, str(p)) if isinstance(p, str) else (1, f"{p:09d}") for p in e.absolute_path],
+    )
+    problems = [_translate(e) for e in errors]
+    if not problems:
+        problems = _semantic_problems(document)
+    return list(dict.fromkeys(problems))
+
+
+def _semantic_problems(document: dict[str, Any]) -> list[str]:
+    """What a schema cannot say: unique instance ids, a real calendar time."""
+    problems = []
+    try:
+        generated_at(document)
+    except ValueError:
+        problems.append(f"generated_at: {render_value(document['generated_at'])} is not a real UTC time")
+    seen: dict[str, int] = {}
+    for index, item in enumerate(document["instances"]):
+        if item["id"] in seen:
+            problems.append(f"instances[{index}].id: {visible(item['id'])} is already instances[{seen[item['id']]}]")
+        seen.setdefault(item["id"], index)
+    return problems

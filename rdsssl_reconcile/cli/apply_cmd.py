@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import click
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
-from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_drift, export_files
+from rdsssl_reconcile.apply.executor import ApplySettings, Executor, export_files
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
@@ -29,11 +30,24 @@ from rdsssl_reconcile.cli.options import (
     timeout_option,
 )
 from rdsssl_reconcile.cli.runner import plan_specs, render_plan, session
+from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import PlanFileError, UserError
-from rdsssl_reconcile.planfile import read_plan
+from rdsssl_reconcile.live.reader import InstanceRef, read_live
+from rdsssl_reconcile.planfile import generated_at, read_plan, saved_plan_document
+from rdsssl_reconcile.planning.compare import (
+    decision_differences,
+    differences,
+    explain,
+    path_label,
+    render_value,
+    without_volatile,
+)
+from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, PlanStatus
+from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
-from rdsssl_reconcile.spec.model import IssuerCertificate, desired_to_json
+from rdsssl_reconcile.spec.loader import SpecSet, load_specs
+from rdsssl_reconcile.spec.model import IssuerCertificate
 from rdsssl_reconcile.textsafe import listing, visible
 
 #: Plan statuses that mean an instance could not be planned at all: an error for apply, as for plan.
@@ -52,31 +66,110 @@ def _is_plan_file(paths: tuple[Path, ...]) -> bool:
     return len(paths) == 1 and paths[0].is_file() and paths[0].suffix not in (".yaml", ".yml")
 
 
-def _refusal(saved: dict[str, Any], current: Plan, desired: dict[str, Any], targets: set[str] | None) -> list[str]:
-    """Every way the world moved since the saved plan, per instance (empty: the plan still holds)."""
+def _replan_saved(
+    saved: dict[str, Any],
+    spec_set: SpecSet,
+    connection: Connection,
+    *,
+    spec_paths: list[Path],
+    parallelism: int,
+    now: datetime,
+    targets: set[str] | None,
+) -> Plan:
+    """The plan to carry out (as of now), once the saved plan is proven to be exactly what it says.
+
+    One live read serves two plans: one *as of* the file's ``generated_at``, compared with the file
+    field by field (so "expires in 364 days" written yesterday is still the truth of yesterday), and
+    one as of now, which must decide the same (status, changes, request, restart) and is what runs.
+    The request sent is always rebuilt; nothing is read from the file but the spec paths and the time.
+    """
+    then = generated_at(saved)
+    refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
+    live = read_live(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    try:
+        specs_then = load_specs(spec_paths, now=then)
+    except UserError as exc:
+        raise PlanFileError(
+            f"the specs cannot be read as of the plan's time ({then:%Y-%m-%d %H:%M:%S} UTC), so the saved plan "
+            f"cannot be checked; nothing was changed:\n{exc}"
+        ) from None
+
+    def plan_at(specs: SpecSet, when: datetime) -> Plan:
+        return make_plan(
+            specs.instances,
+            live,
+            now=when,
+            target=connection.target.to_json(),
+            spec_paths=tuple(str(p) for p in spec_paths),
+            spec_warnings=tuple(str(w) for w in specs.warnings),
+        )
+
+    current = plan_at(spec_set, now)
+    # generated_at is written to the second; the plan was made at some instant of that second, and an
+    # "expires in N days" may turn over within it. Either end of the second is a plan that was possible.
+    rebuilt = [
+        saved_plan_document(plan_at(specs_then, instant), specs_then.instances)
+        for instant in (then, then + timedelta(microseconds=999_999))
+    ]
+    problems = _refusal(saved, rebuilt, current, targets)
+    if problems:
+        raise PlanFileError(
+            listing("the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems)
+        )
+    return current
+
+
+#: Differences listed in a refusal; the rest are counted.
+MAX_LISTED = 12
+
+
+def _refusal(
+    saved: dict[str, Any], rebuilt: list[dict[str, Any]], current: Plan, targets: set[str] | None
+) -> list[str]:
+    """Every way the saved plan differs from what apply would do, in plain words (empty: it holds).
+
+    ``rebuilt`` are saved-plan documents made now from the specs and live state as of the file's time
+    (each end of its second); one must equal the file apart from the documented volatile fields.
+    ``current`` is the plan as of now; its decisions must equal that one's. With ``--target``, only
+    those instances (and the fields outside instances, but not the summary, which counts the others
+    too) are compared.
+    """
     problems: list[str] = []
     made_by = saved.get("tool_version")
     if made_by != __version__:
-        problems.append(f"the plan was made by rdsssl-reconcile {made_by}, this is {__version__}")
-    fresh = {item.id: item.to_json() for item in current.instances}
-    for planned in saved.get("instances", []):
-        instance_id = planned["id"]
-        if targets is not None and instance_id not in targets:
-            continue
-        now = fresh.get(instance_id)
-        if now is None:
-            problems.append(f"{instance_id}: no longer declared in the specs")
-            continue
-        moved = describe_drift(
-            planned, now, desired_then=saved.get("desired", {}).get(instance_id), desired_now=desired.get(instance_id)
-        )
-        problems.extend(f"{instance_id}: {m}" for m in moved)
-    for instance_id in fresh:
-        if instance_id not in {p["id"] for p in saved.get("instances", [])} and (
-            targets is None or instance_id in targets
-        ):
-            problems.append(f"{instance_id}: declared in the specs but not in the saved plan")
+        problems.append(f"the plan was made by rdsssl-reconcile {render_value(made_by)}, this is {__version__}")
+    in_file = {k: v for k, v in without_volatile(saved).items() if k != "tool_version"}  # said above
+    if targets is not None:
+        in_file = _only(in_file, targets)
+    candidates = []
+    for document in rebuilt:
+        in_plan = {k: v for k, v in without_volatile(document).items() if k != "tool_version"}
+        if targets is not None:
+            in_plan = _only(in_plan, targets)
+        candidates.append((explain(list(differences(in_file, in_plan)), in_file, in_plan), document))
+    moved, matching = min(candidates, key=lambda c: len(c[0]))  # the likelier instant: fewer differences
+    problems.extend(moved)
+    if not problems:
+        then = {item["id"]: item for item in matching["instances"]}
+        for item in current.instances:
+            if (targets is None or item.id in targets) and item.id in then:
+                for change in list(decision_differences(then[item.id], item.to_json()))[:3]:
+                    problems.append(
+                        f"{item.id}: the plan is as of {saved['generated_at']}; at this time "
+                        f"{path_label(change.path, then[item.id])} would be {render_value(change.in_plan)} "
+                        f"instead of {render_value(change.in_file)}"
+                    )
+    if len(problems) > MAX_LISTED:
+        problems[MAX_LISTED:] = [f"and {len(problems) - MAX_LISTED} more differences"]
     return problems
+
+
+def _only(document: dict[str, Any], targets: set[str]) -> dict[str, Any]:
+    kept = dict(document)
+    kept.pop("summary", None)
+    kept["instances"] = [i for i in document["instances"] if i.get("id") in targets]
+    kept["desired"] = {k: v for k, v in document["desired"].items() if k in targets}
+    return kept
 
 
 def _confirm(plan: Plan, auto_approve: bool) -> None:
@@ -191,15 +284,18 @@ def apply(
         # A typo in an instance id is a user mistake: refused before the first cloud call.
         _check_declared("--target", targets, by_id)
         _check_declared("--allow-restart", allow_restart, by_id)
-        plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
-        if saved is not None:
-            problems = _refusal(saved, plan, {i: desired_to_json(d) for i, d in by_id.items()}, target_filter)
-            if problems:
-                raise PlanFileError(
-                    listing(
-                        "the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems
-                    )
-                )
+        if saved is None:
+            plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
+        else:
+            plan = _replan_saved(
+                saved,
+                spec_set,
+                connection,
+                spec_paths=spec_paths,
+                parallelism=parallelism,
+                now=clock.now(),
+                targets=target_filter,
+            )
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
         if saved is None:
             if output_format == "text":

@@ -102,7 +102,7 @@ def test_saved_plan_refused_when_live_state_moved(
     result = cli("apply", str(plan_file), "--poll-interval", "0.05")
     assert result.code == 1, result.text
     assert "the saved plan is stale; nothing was changed" in result.err
-    assert "pgm-b: ssl.enabled: False -> True" in result.err
+    assert "pgm-b: the file says live.ssl.enabled: false; the instance now says true" in result.err
     assert "pgm-a" not in result.err.split("stale", 1)[1]
     assert modifies(cloud_env) == []
 
@@ -118,7 +118,7 @@ def test_saved_plan_refused_when_spec_changed(
     cloud_env.admin.clear_calls()
     result = cli("apply", str(plan_file))
     assert result.code == 1
-    assert "pgm-a: spec policy.restart: 'allowed' -> 'never'" in result.err
+    assert "pgm-a: the file says desired.policy.restart: allowed; the spec now says never" in result.err
     assert modifies(cloud_env) == []
 
 
@@ -141,8 +141,8 @@ def test_saved_plan_whose_reviewed_content_was_edited_is_refused(
     result = cli("apply", str(plan_file))
     assert result.code == 1, result.text
     assert "the plan was made by rdsssl-reconcile 9.9.9, this is" in result.err
-    assert "pgm-a: the plan shows restart 'not_required', apply would restart: 'required'" in result.err
-    assert "pgm-a: ssl.enabled: the plan shows false -> nothing (restart required)" in result.err
+    assert "pgm-a: the file says restart: not_required; the plan now says required" in result.err
+    assert "pgm-a: the file says changes[ssl.enabled].after: nothing; the plan now says true" in result.err
     assert modifies(cloud_env) == []
 
 

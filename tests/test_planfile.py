@@ -1,0 +1,431 @@
+"""Saved plans without a network: reading (located errors), the schema, and the field-by-field comparison."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rdsssl_reconcile.errors import PlanFileError
+from rdsssl_reconcile.planfile import (
+    KIND,
+    MAX_BYTES,
+    MAX_DEPTH,
+    parse_plan,
+    plan_schema,
+    read_plan,
+    saved_plan_document,
+    schema_problems,
+    write_plan,
+)
+from rdsssl_reconcile.planning.compare import (
+    MISSING,
+    Difference,
+    decision_differences,
+    describe,
+    differences,
+    explain,
+    path_label,
+    render_value,
+    without_volatile,
+)
+from rdsssl_reconcile.planning.model import (
+    FieldChange,
+    InstancePlan,
+    Plan,
+    PlannedRequest,
+    PlanStatus,
+    RequestParameter,
+    RestartAssessment,
+)
+
+NOW = datetime(2026, 11, 27, 18, 22, 30, tzinfo=UTC)
+TARGET = {"kind": "emulator", "endpoint": "http://127.0.0.1:8080", "source": "RDSSSL_ENDPOINT", "description": "x"}
+
+
+def a_plan() -> Plan:
+    changes = (
+        FieldChange("ssl.enabled", "false", "true", "enable-ssl-cloud-cert"),
+        FieldChange("ssl.endpoints", None, "pgm-a.pg.rds.aliyuncs.com", "enable-ssl-cloud-cert"),
+    )
+    changed = InstancePlan(
+        id="pgm-a",
+        region="cn-hangzhou",
+        description=None,
+        status=PlanStatus.CHANGE,
+        changes=changes,
+        request=PlannedRequest(
+            (
+                RequestParameter("DBInstanceId", "pgm-a"),
+                RequestParameter("ConnectionString", "pgm-a.pg.rds.aliyuncs.com"),
+            )
+        ),
+        restart=RestartAssessment.of(changes),
+        policy="restart allowed",
+        spec_location="specs/a.yaml:1 (instances[0])",
+        live_fingerprint="f1",
+        desired_digest="d1",
+        live={"outcome": "found", "ssl": {"enabled": False}},
+    )
+    in_sync = InstancePlan(
+        id="pgm-b",
+        region="cn-hangzhou",
+        description="reports",
+        status=PlanStatus.IN_SYNC,
+        reasons=("SSL is off, as declared",),
+        policy="restart allowed",
+        spec_location="specs/a.yaml:5 (instances[1])",
+        live_fingerprint="f2",
+        desired_digest="d2",
+        live={"outcome": "found", "ssl": {"enabled": False}},
+    )
+    return Plan(instances=(changed, in_sync), target=TARGET, generated_at=NOW, spec_paths=("specs",))
+
+
+def a_document() -> dict[str, Any]:
+    document = saved_plan_document(a_plan(), ())
+    document["desired"] = {"pgm-a": {"ssl": {"key": {"ref": {"file": "server.key"}}}}, "pgm-b": {}}
+    return document
+
+
+# -- the schema ------------------------------------------------------------------------------------------
+
+
+def test_the_committed_schema_is_a_valid_schema_shipped_with_the_package() -> None:
+    jsonschema.Draft202012Validator.check_schema(plan_schema())
+    assert plan_schema()["properties"]["kind"]["const"] == KIND
+
+
+def test_what_plan_out_writes_is_read_back_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(path, a_plan(), ())
+    assert read_plan(path) == saved_plan_document(a_plan(), ())
+    assert schema_problems(a_document()) == []
+
+
+def test_a_plan_is_never_written_over_a_device_or_fifo(tmp_path: Path) -> None:
+    # The atomic rename would replace it with a regular file (as root, even /dev/null).
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        write_plan(fifo, a_plan(), ())
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.fifo"]
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        read_plan(fifo)  # without waiting for a writer
+
+
+def _broken(edit: Any) -> dict[str, Any]:
+    document = a_document()
+    edit(document)
+    return document
+
+
+SCHEMA_CASES = [
+    pytest.param(lambda d: d.update(instances=[{}]), "instances[0]: missing 'id', 'region'", id="instance-empty"),
+    pytest.param(
+        lambda d: d.update(instances="x"), "instances: expected a list, found a text (x)", id="instances-text"
+    ),
+    pytest.param(lambda d: d.update(instances=None), "instances: expected a list, found null", id="instances-null"),
+    pytest.param(
+        lambda d: d["instances"][0].update(changes=None),
+        "instances[0].changes: expected a list, found null",
+        id="changes-null",
+    ),
+    pytest.param(
+        lambda d: d.update(spec_paths=5), "spec_paths: expected a list, found a whole number (5)", id="spec-paths-5"
+    ),
+    pytest.param(
+        lambda d: d.update(desired=[]), "desired: expected an object, found a list (empty)", id="desired-list"
+    ),
+    pytest.param(lambda d: d.update(target="x"), "target: expected an object, found a text (x)", id="target-text"),
+    pytest.param(
+        lambda d: d["instances"][0]["request"]["parameters"][0].update(sensitive="no"),
+        "instances[0].request.parameters[0].sensitive: expected true or false, found a text (no)",
+        id="sensitive-text",
+    ),
+    pytest.param(
+        lambda d: d["instances"][0]["changes"][0].update(restart="maybe"),
+        "instances[0].changes[0].restart: expected one of required, unknown, not_required, found a text (maybe)",
+        id="restart-enum",
+    ),
+    pytest.param(
+        lambda d: d["summary"].update(restarts=True),
+        "summary.restarts: expected a whole number, found true or false (true)",
+        id="restarts-bool",
+    ),
+    pytest.param(lambda d: d.pop("summary"), "(top level): missing 'summary'", id="summary-missing"),
+    pytest.param(
+        lambda d: d["instances"][1].update(id="pgm-a"), "instances[1].id: pgm-a is already instances[0]", id="dup-id"
+    ),
+    pytest.param(
+        lambda d: d.update(generated_at="2026-13-01T00:00:00Z"),
+        "generated_at: 2026-13-01T00:00:00Z is not a real UTC time",
+        id="month-13",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "expected"), SCHEMA_CASES)
+def test_schema_problems_are_located_in_plain_words(edit: Any, expected: str) -> None:
+    problems = schema_problems(_broken(edit))
+    assert any(expected in p for p in problems), problems
+    assert not any("{'" in p or "is not of type" in p for p in problems), problems
+
+
+def test_many_schema_problems_are_listed_in_document_order_and_counted(tmp_path: Path) -> None:
+    document = a_document()
+    document["instances"] = [{"id": f"pgm-{i}"} for i in range(12)]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanFileError) as caught:
+        read_plan(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not a valid saved plan: instances[0]: missing 'region'")
+    assert message.index("instances[1]:") < message.index("instances[2]:")
+    assert message.endswith("(and 7 more)")
+
+
+# -- parsing ---------------------------------------------------------------------------------------------
+
+
+PARSE_CASES = [
+    pytest.param(b"\xef\xbb\xbf{}", "line 1, column 1: not valid JSON (Unexpected UTF-8 BOM", id="bom"),
+    pytest.param(b'{"a": "\xff"}', "line 1, column 8 (byte 7): not UTF-8 text (byte 0xff)", id="not-utf8"),
+    pytest.param(b'{\n "a": 1,\n}', "line 3, column 1: not valid JSON", id="trailing-comma"),
+    pytest.param(b"[" * 100_000, "line 1, column 65: JSON nested more than 64 levels deep", id="deep-100000"),
+    pytest.param(
+        b'{"a": [' + b"[" * 70 + b"]" * 70 + b"]}",
+        "a[0]" + "[0]" * (MAX_DEPTH - 2) + ": nested more than 64 levels deep",
+        id="deep-70",
+    ),
+    pytest.param(b'{"a": {"b": -Infinity}}', "a.b: -Infinity is not a JSON value", id="infinity"),
+    pytest.param(b'{"a": [1, 2e400]}', "a[1]: 2e400 is a number out of range", id="overflow"),
+    pytest.param(b'{"a": {"b": 1, "b": 2}}', "a.b: the key is written twice", id="duplicate-key"),
+    pytest.param(b'{"a\\u001b[2J": 1, "a\\u001b[2J": 2}', "a\\x1b[2J: the key is written twice", id="escaped-key"),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), PARSE_CASES)
+def test_unusable_json_is_a_located_error(data: bytes, expected: str) -> None:
+    with pytest.raises(PlanFileError) as caught:
+        parse_plan(data, "plan.json")
+    assert str(caught.value).startswith("plan.json: "), caught.value
+    assert expected in str(caught.value), caught.value
+
+
+def test_a_huge_or_missing_file_is_refused_before_reading_it(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)
+    with pytest.raises(PlanFileError, match="is more than a plan file may be"):
+        read_plan(huge)
+    with pytest.raises(PlanFileError, match="no such plan file"):
+        read_plan(tmp_path / "absent.json")
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        read_plan(Path("/dev/null"))
+
+
+# -- comparison ------------------------------------------------------------------------------------------
+
+
+def test_the_same_document_has_no_differences_and_volatile_fields_are_ignored() -> None:
+    document = a_document()
+    assert list(differences(document, copy.deepcopy(document))) == []
+    moved = copy.deepcopy(document)
+    moved["generated_at"] = "2030-01-01T00:00:00Z"
+    moved["target"] = {**moved["target"], "description": "other words", "source": "--endpoint"}
+    assert list(differences(without_volatile(document), without_volatile(moved))) == []
+    moved["target"]["endpoint"] = "http://elsewhere:1"
+    assert [d.path for d in differences(without_volatile(document), without_volatile(moved))] == [
+        ("target", "endpoint")
+    ]
+
+
+def test_an_unreadable_instance_is_compared_without_the_request_id_of_the_failed_read() -> None:
+    def errored(request_id: str, code: str) -> dict[str, Any]:
+        error = {"action": "DescribeDBInstanceSSL", "code": code, "message": "m", "request_id": request_id}
+        return {"instances": [{"id": "pgm-a", "error": error}]}
+
+    assert (
+        list(differences(without_volatile(errored("R1", "Forbidden")), without_volatile(errored("R2", "Forbidden"))))
+        == []
+    )
+    moved = list(
+        differences(without_volatile(errored("R1", "Forbidden")), without_volatile(errored("R2", "Throttling")))
+    )
+    assert [d.path for d in moved] == [("instances", 0, "error", "code")]
+
+
+def test_the_embedded_emulator_is_compared_by_what_starts_it_not_by_its_port() -> None:
+    def embedded(endpoint: str, source: str) -> dict[str, Any]:
+        return {
+            "target": {"kind": "embedded-emulator", "endpoint": endpoint, "source": source, "description": endpoint}
+        }
+
+    first, second = (
+        embedded("http://127.0.0.1:1", "specs/_target.yaml"),
+        embedded("http://127.0.0.1:2", "specs/_target.yaml"),
+    )
+    assert list(differences(without_volatile(first), without_volatile(second))) == []
+    other = embedded("http://127.0.0.1:2", "other/_target.yaml")
+    assert [d.path for d in differences(without_volatile(first), without_volatile(other))] == [("target", "source")]
+
+
+def test_json_types_are_compared_exactly() -> None:
+    assert [d.path for d in differences({"a": 1}, {"a": True})] == [("a",)]
+    assert [d.path for d in differences({"a": 1}, {"a": 1.0})] == [("a",)]
+    assert [d.path for d in differences({"a": None}, {})] == [("a",)]
+
+
+def _words(edit: Any) -> list[str]:
+    in_file, plan = a_document(), a_document()
+    edit(in_file)
+    return explain(list(differences(in_file, plan)), in_file, plan)
+
+
+WORDING = [
+    pytest.param(
+        lambda d: d["instances"][0]["request"]["parameters"][1].update(value="evil.example.com"),
+        "pgm-a: the file says request.parameters[ConnectionString].value: evil.example.com; "
+        "the plan now says pgm-a.pg.rds.aliyuncs.com",
+        id="parameter",
+    ),
+    pytest.param(
+        lambda d: d["summary"].update(restarts=0),
+        "the file says summary.restarts: 0; the plan now says 1",
+        id="summary",
+    ),
+    pytest.param(
+        lambda d: d["instances"][0].update(policy="restart never"),
+        "pgm-a: the file says policy: restart never; the spec now says restart allowed",
+        id="policy",
+    ),
+    pytest.param(
+        lambda d: d["desired"]["pgm-a"]["ssl"]["key"]["ref"].update(file="/tmp/x.key"),
+        "pgm-a: the file says desired.ssl.key.ref.file: /tmp/x.key; the spec now says server.key",
+        id="desired-ref",
+    ),
+    pytest.param(
+        lambda d: d["instances"][0]["changes"][1].update(before=""),
+        'pgm-a: the file says changes[ssl.endpoints].before: "" (empty); the plan now says (none)',
+        id="empty-text",
+    ),
+    pytest.param(
+        lambda d: d["instances"][1].update(live={"outcome": "found", "ssl": {"enabled": True}}),
+        "pgm-b: the file says live.ssl.enabled: true; the instance now says false",
+        id="live",
+    ),
+    pytest.param(
+        lambda d: d["instances"][1]["reasons"].append("\x1b]52;c;ZXZpbA==\x07"),
+        "pgm-b: the file says reasons[1]: \\x1b]52;c;ZXZpbA==\\x07; the plan now has no such field",
+        id="control-characters-made-visible",
+    ),
+    pytest.param(
+        lambda d: d["instances"][0].pop("warnings"),
+        "pgm-a: the file has no warnings; the plan now says (an empty list)",
+        id="missing-key",
+    ),
+    pytest.param(
+        lambda d: d["instances"].pop(0), "pgm-a: declared in the specs, but not in the file", id="instance-missing"
+    ),
+    pytest.param(
+        lambda d: d["instances"][1].update(id="pgm-x"),
+        "pgm-x: in the file, but no longer declared in the specs",
+        id="instance-extra",
+    ),
+    pytest.param(
+        lambda d: d["desired"].pop("pgm-b"),
+        "pgm-b: the specs declare it; the file has no desired state for it",
+        id="desired-missing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "expected"), WORDING)
+def test_a_difference_is_named_in_plain_words(edit: Any, expected: str) -> None:
+    lines = _words(edit)
+    assert expected in lines, lines
+
+
+def test_causes_come_first_and_what_follows_from_them_is_one_line() -> None:
+    in_file, plan = a_document(), a_document()
+    item = plan["instances"][0]
+    item["live"]["ssl"]["enabled"] = True
+    item["status"], item["changes"], item["restart"] = "in_sync", [], "not_required"
+    item["live_fingerprint"] = "f9"
+    lines = explain(list(differences(in_file, plan)), in_file, plan)
+    assert lines[0] == "pgm-a: the file says live.ssl.enabled: false; the instance now says true"
+    assert lines[1] == "pgm-a: so its plan now differs in status, changes, restart"
+    assert not any("fingerprint" in line for line in lines)
+
+
+def test_a_digest_is_named_only_when_nothing_readable_differs() -> None:
+    in_file, plan = a_document(), a_document()
+    in_file["instances"][0]["request"]["digest"] = "0" * 64
+    assert explain(list(differences(in_file, plan)), in_file, plan) == [
+        f"pgm-a: the file says request.digest: {'0' * 64}; the plan now says {plan['instances'][0]['request']['digest']}"
+    ]
+
+
+def test_decisions_ignore_how_long_is_left_but_not_what_changes() -> None:
+    then = a_document()["instances"][0]
+    now = copy.deepcopy(then)
+    now["changes"][0]["reason"] = "renew: expires in 3 days"
+    now["reasons"] = ["something else"]
+    assert list(decision_differences(then, now)) == []
+    now["changes"][0]["after"] = "false"
+    assert [d.path for d in decision_differences(then, now)] == [("changes", 0, "after")]
+
+
+def test_values_are_rendered_without_python_reprs() -> None:
+    assert render_value({"a": [1, None]}) == '{"a": [1, null]}'
+    assert render_value(["a", "b"]) == "a, b"
+    assert render_value(False) == "false"
+    assert render_value(MISSING) == "nothing"
+    assert render_value("x" * 500).endswith("…")
+    assert len(render_value("x" * 500)) == 160
+    assert path_label(("request", "parameters", 0, "value"), {"request": {"parameters": [{"name": "X"}]}}) == (
+        "request.parameters[X].value"
+    )
+    line = describe(Difference(("summary", "restarts"), 0, 1), {}, {})
+    assert line == "the file says summary.restarts: 0; the plan now says 1"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict) and value:
+        return [p for k, v in value.items() for p in _leaf_paths(v, (*path, k))]
+    if isinstance(value, list) and value:
+        return [p for i, v in enumerate(value) for p in _leaf_paths(v, (*path, i))]
+    return [path]
+
+
+@given(document=st.dictionaries(st.text(max_size=3), JSON, min_size=1, max_size=4), data=st.data())
+def test_any_single_leaf_change_is_found_at_its_path(document: dict[str, Any], data: st.DataObject) -> None:
+    assert list(differences(document, copy.deepcopy(document))) == []
+    path = data.draw(st.sampled_from(_leaf_paths(document)))
+    changed = copy.deepcopy(document)
+    node: Any = changed
+    for step in path[:-1]:
+        node = node[step]
+    old = node[path[-1]]
+    node[path[-1]] = [old] if not isinstance(old, list) else "changed"
+    found = list(differences(document, changed))
+    assert [d.path for d in found] == [path]
+    assert found[0].in_file == old
