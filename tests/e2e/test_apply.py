@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -74,11 +75,15 @@ def test_demo_specs_converge_with_one_modify_per_changed_instance(
             ("result", "pgm-demo-orders", "applied"),
         ]
         assert audit[1]["request_id"] == calls[0]["request_id"]
-        assert audit[0]["fields_changed"] == audit[1]["fields_changed"] == [
-            "ssl.enabled",
-            "ssl.endpoints",
-            "ssl.certificate",
-        ]
+        assert (
+            audit[0]["fields_changed"]
+            == audit[1]["fields_changed"]
+            == [
+                "ssl.enabled",
+                "ssl.endpoints",
+                "ssl.certificate",
+            ]
+        )
 
 
 def test_without_terminal_or_auto_approve_apply_refuses(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
@@ -268,7 +273,7 @@ def test_throttling_and_busy_are_retried_but_an_ambiguous_answer_is_never_resent
     first = sequence.index("ModifyDBInstanceSSL")
     attempts = [i for i, action in enumerate(sequence) if action == "ModifyDBInstanceSSL"]
     assert len(attempts) == 4
-    for before, after in zip(attempts, attempts[1:], strict=False):
+    for before, after in itertools.pairwise(attempts):
         assert "DescribeDBInstanceSSL" in sequence[before + 1 : after], sequence[first:]
 
 
@@ -376,6 +381,60 @@ def test_sigint_stops_new_changes_and_reports_in_flight(emulator: RunningEmulato
     )
     remaining = {i["id"] for i in json.loads(plan.stdout)["instances"] if i["status"] == "change"}
     assert remaining == set(ids) - {in_flight}
+
+
+def test_second_sigint_reports_the_in_flight_change_unknown(emulator: RunningEmulator, tmp_path: Path) -> None:
+    # Acceptance 5 of issue 8: the second Ctrl-C stops waiting; the change it leaves in flight is
+    # "unknown, last seen restarting", never "failed" (it goes on to succeed).
+    emulator.admin.settings(restart_seconds=3.0)
+    emulator.admin.add_instances([instance_entry("pgm-i1")])
+    write_spec(tmp_path / "specs", aliyun_spec("pgm-i1"))
+    audit = tmp_path / "audit.jsonl"
+    env = {
+        **os.environ,
+        "RDSSSL_ENDPOINT": emulator.endpoint,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.access_key_secret,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rdsssl_reconcile", "apply", *FAST, "--audit-log", str(audit)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not emulator.admin.modifications() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emulator.admin.modifications(), "the apply never submitted a change"
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert emulator.admin.instance("pgm-i1")["pending"] is not None, "the restart ended before the second Ctrl-C"
+    assert re.search(r"^pgm-i1\s+unknown\s", out, flags=re.MULTILINE), out
+    assert "interrupted while the change was in flight; last seen: SSLModifying, LastModifyStatus setting" in out
+    assert "over 1 restart." in out
+    results = [json.loads(line) for line in audit.read_text().splitlines() if '"result"' in line]
+    assert [(r["instance"], r["outcome"]) for r in results] == [("pgm-i1", "unknown")]
+    # The live state is the only state: once the restart is over, the instance is in sync.
+    deadline = time.monotonic() + 30
+    while emulator.admin.instance("pgm-i1")["pending"] is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    plan = subprocess.run(
+        [sys.executable, "-m", "rdsssl_reconcile", "plan", "--detailed-exitcode"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "= pgm-i1 (cn-hangzhou): in sync" in plan.stdout
+    assert len(emulator.admin.modifications()) == 1
 
 
 # -- secrets -----------------------------------------------------------------------------------------
