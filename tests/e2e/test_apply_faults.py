@@ -309,7 +309,7 @@ def test_concurrent_applies_without_a_shared_lock_restart_once(
 def test_second_apply_while_the_first_is_mid_restart_sends_nothing(
     emulator: RunningEmulator, fault_env: Callable[..., dict[str, str]], spec_dir: Path, tmp_path: Path
 ) -> None:
-    emulator.admin.settings(restart_seconds=3.0)
+    emulator.admin.settings(restart_seconds=4.0)
     emulator.admin.add_instances([instance_entry("pgm-a")])
     write_spec(spec_dir, aliyun_spec("pgm-a"))
     first = popen(["apply", *FAST, "--format", "json"], cwd=tmp_path, env=fault_env("state-a"))
