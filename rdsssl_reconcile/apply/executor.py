@@ -1,24 +1,35 @@
-"""Carry out a plan: per instance, re-check, respect policy, one request, wait until landed, prove it.
+"""Carry out a plan: per instance, re-check, respect policy, one accepted request, wait until landed, prove it.
 
 For each instance with a planned change, in a worker thread:
 
 1. **Policy** (pure, :mod:`.policy`): defer now if the restart is not allowed at this time.
 2. **Restart slot**: at most ``max_restarts`` instances are between "submitted" and "back to Running"
    at once; the others wait their turn (and give up their turn on Ctrl-C).
-3. **Re-check**: re-read the instance and re-plan it. If its live fingerprint, desired digest, changed
-   fields or request digest differ from the reviewed plan, refuse it: the plan no longer describes it.
+3. **Re-plan before every send**: re-read the instance and re-plan it right before each attempt,
+   including the first. Already in the desired state (another run made the change): ``already_in_sync``,
+   nothing is sent. Different from the reviewed plan item (live state, spec, changes, request): refused.
+   Busy with a change: wait for it to end, then re-plan.
 4. **One request**: ``ModifyDBInstanceSSL`` with the whole desired configuration (so every pending field
-   costs one restart). "Instance busy" answers wait for Running and retry; a 5xx or a dropped connection
-   is ambiguous for a non-idempotent call, so the instance is re-read to see whether the change started
-   before anything is sent again.
-5. **Landing**: poll until the instance was seen busy (or ``LastModifyStatus`` moved) and is back to
-   Running with ``success``, or until the per-instance timeout; a ``failed`` status is a failure.
-6. **Proof**: re-plan from the read that showed Running and ``success`` after the restart (a full read: facts, SSL, endpoints). Only an instance with nothing left to change is ``applied``;
-   anything else is ``not_converged``, an error.
+   costs one restart). Answers that prove the request was refused ("busy", throttling) are waited out
+   (throttling honours ``retry_after``) and followed by step 3 again. Every attempt is audited: a
+   ``sending`` record before it (no record, no send) and its outcome after it.
+5. **No second modify without proof**: after an ambiguous answer (client timeout, dropped connection,
+   5xx) nothing more is sent for the instance in this run, because nothing can prove that the first
+   request will not still be carried out (the API's gateway accepts a signed request for 15 minutes, and
+   nothing bounds its processing after that). The instance is watched instead: once the change is seen
+   to start (busy, ``LastModifyStatus setting``, or the desired state reached) it is treated as accepted;
+   if it is not seen by the instance's deadline the outcome is ``unknown``.
+6. **Landing**: poll until the instance was seen busy (or ``LastModifyStatus`` moved) and is back to
+   Running with ``success``, or until the per-instance timeout; a ``failed`` status is a failure, and a
+   timeout or a second Ctrl-C while the change is in flight is ``unknown`` with what was last seen.
+7. **Proof**: re-plan from the read that showed Running and ``success`` after the restart (a full read:
+   facts, SSL, endpoints). Only an instance with nothing left to change is ``applied``; anything else is
+   ``not_converged``, an error.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,10 +41,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rdsssl_reconcile.apply.audit import AuditLog
-from rdsssl_reconcile.apply.policy import PolicyDecision, decide
+from rdsssl_reconcile.apply.policy import decide
 from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, WaitOutcome, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
 from rdsssl_reconcile.cloud.port import BUSY_CODES, CloudClient
+from rdsssl_reconcile.cloud.retry import RetryPolicy, is_throttling
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TransientCloudError, UserError
 from rdsssl_reconcile.live.model import LiveInstance, ReadOutcome
 from rdsssl_reconcile.live.reader import InstanceRef, read_one
@@ -43,6 +55,7 @@ from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import InstancePlan, PlanStatus
 from rdsssl_reconcile.planning.planner import plan_instance
 from rdsssl_reconcile.planning.request import (
+    ParameterValue,
     build_parameters,
     needs_issued_certificate,
     planned_request,
@@ -51,13 +64,28 @@ from rdsssl_reconcile.planning.request import (
 from rdsssl_reconcile.secretfiles import ensure_directory, write_public_file, write_secret_file
 from rdsssl_reconcile.spec.model import DesiredInstance
 
+SslParameters = tuple[tuple[str, ParameterValue], ...]
+
+#: The advice every ``unknown`` outcome ends with: the live state will tell, once it has settled.
+RUN_PLAN_AGAIN = "Run 'plan' again in a few minutes to see where it ended"
+
 
 class Outcome(Enum):
     APPLIED = "applied"
+    ALREADY_IN_SYNC = "already_in_sync"
     DEFERRED = "deferred"
     FAILED = "failed"
     NOT_CONVERGED = "not_converged"
+    UNKNOWN = "unknown"
     SKIPPED = "skipped"
+
+
+class Sent(Enum):
+    """What became of this run's modify for an instance; the summary's restart count is ACCEPTED + UNCONFIRMED."""
+
+    NOTHING = "none"  # nothing sent, or every attempt was refused (busy, throttled, rejected)
+    ACCEPTED = "accepted"  # a RequestId came back, or the change was seen to start after an ambiguous answer
+    UNCONFIRMED = "unconfirmed"  # sent, answered ambiguously, and not seen to start: it may still land
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +98,15 @@ class InstanceResult:
     elapsed_seconds: float = 0.0
     next_window: datetime | None = None
     remaining: tuple[str, ...] = ()
-    still_busy: bool = False  # timed out while the instance was still restarting
+    still_busy: bool = False  # timed out while the instance was (or may be) still restarting
+    sent: Sent = Sent.NOTHING
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "outcome": self.outcome.value,
             "detail": self.detail,
+            "modify": self.sent.value,
             "request_id": self.request_id,
             "restart_seconds": round(self.restart_seconds, 1),
             "elapsed_seconds": round(self.elapsed_seconds, 1),
@@ -102,6 +132,8 @@ class ApplySettings:
     allow_restart: frozenset[str] = frozenset()
     instance_timeout: float = 1200.0
     backoff: Backoff = field(default_factory=Backoff)
+    #: Delays between throttled modify attempts (``retry_after`` from the server wins).
+    throttling: RetryPolicy = field(default_factory=RetryPolicy)
     export_dir: Path | None = None
     force_export: bool = False
 
@@ -117,24 +149,25 @@ def _is_busy(live: LiveInstance) -> bool:
     return status != "Running" or modify == "setting"
 
 
+def _unreadable(live: LiveInstance) -> str:
+    return live.error.message if live.error else live.outcome.value
+
+
 class _Interrupted(Exception):
     """Raised inside a worker when the run was interrupted before it submitted anything."""
 
 
-class _DeferredNow(Exception):
-    """Raised when, while retrying a refused submission, the policy stopped allowing the restart."""
-
-    def __init__(self, decision: PolicyDecision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
-
-
-class _Uncertain(Exception):
-    """Raised when it cannot be told whether an ambiguously failed modify was carried out."""
-
-
 class _NoSlot(Exception):
     """Raised to queued instances when every restart slot is held by an instance that timed out busy."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A fresh read and re-plan that still match the reviewed plan item: what may be sent now."""
+
+    live: LiveInstance
+    current: InstancePlan
+    parameters: SslParameters
 
 
 class Executor:
@@ -149,6 +182,7 @@ class Executor:
         audit: AuditLog,
         reporter: Reporter,
         target: dict[str, Any],
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -156,11 +190,14 @@ class Executor:
         self.audit = audit
         self.reporter = reporter
         self.target = target
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._slots = threading.BoundedSemaphore(max(1, settings.max_restarts))
         # Slots of instances that timed out while still restarting are kept, not released: releasing
         # them would start more restarts at once than --max-restarts allows.
         self._held_by_timeouts: list[str] = []
         self._held_lock = threading.Lock()
+        self._attempted: set[str] = set()
+        #: Audit writes that failed after the run started (the CLI exits non-zero when any did).
         self.stop_submitting = threading.Event()
         self.abandon_waits = threading.Event()
 
@@ -170,7 +207,8 @@ class Executor:
         """Apply every item; returns the results (plan order) and whether the run was interrupted.
 
         Ctrl-C once: no new change is submitted; changes in flight are waited for and reported.
-        Ctrl-C twice: in-flight waits stop too, and those instances are reported with what was last seen.
+        Ctrl-C twice: in-flight waits stop too, and those instances are reported ``unknown`` with what
+        was last seen.
         """
         interrupted = False
         results: dict[str, InstanceResult] = {}
@@ -211,15 +249,6 @@ class Executor:
             )
         except _NoSlot as exc:
             result = InstanceResult(id=item.id, outcome=Outcome.SKIPPED, detail=str(exc))
-        except _DeferredNow as exc:
-            result = InstanceResult(
-                id=item.id,
-                outcome=Outcome.DEFERRED,
-                detail=f"not submitted: {exc.decision.reason}",
-                next_window=exc.decision.next_window,
-            )
-        except _Uncertain as exc:
-            result = InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=str(exc))
         except CloudError as exc:
             result = InstanceResult(
                 id=item.id, outcome=Outcome.FAILED, detail=f"{exc.action} failed: {exc.code}: {exc.message}"
@@ -229,12 +258,25 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - one instance's bug must not abandon the others unreported
             result = InstanceResult(
                 id=item.id,
-                outcome=Outcome.FAILED,
+                outcome=Outcome.UNKNOWN if item.id in self._attempted else Outcome.FAILED,
                 detail=f"internal error ({type(exc).__name__}); run 'plan' to see the instance's state",
+                sent=Sent.UNCONFIRMED if item.id in self._attempted else Sent.NOTHING,
             )
         result = replace(result, elapsed_seconds=self.clock.monotonic() - started)
+        if item.id in self._attempted or result.outcome is Outcome.ALREADY_IN_SYNC:
+            self._audit(
+                "result", instance=item.id, outcome=result.outcome.value, modify=result.sent.value, detail=result.detail
+            )
         self.reporter.finished(result)
         return result
+
+    def _audit(self, kind: str, **fields: Any) -> bool:
+        """Write one audit record; False if it could not be written (the log keeps the failure for the end of the run)."""
+        try:
+            self.audit.record(kind, time=self.clock.now(), **fields)
+        except UserError:
+            return False
+        return True
 
     # -- one instance ----------------------------------------------------------------------------------
 
@@ -293,19 +335,44 @@ class Executor:
     def _reread(self, desired: DesiredInstance) -> LiveInstance:
         return read_one(self.client, InstanceRef(instance_id=desired.id, region=desired.region), can_carry_ssl)
 
-    def _apply_in_slot(self, item: InstancePlan, desired: DesiredInstance) -> InstanceResult:
-        self._check_interrupted()
-        # One deadline for the whole instance: waiting to submit and waiting to land share it.
-        deadline = self.clock.monotonic() + self.settings.instance_timeout
-        self.reporter.phase(item.id, "checking", "re-reading the live state")
-        live = self._reread(desired)
-        if live.outcome is not ReadOutcome.FOUND:
-            reason = live.error.message if live.error else live.outcome.value
-            return InstanceResult(
-                id=item.id, outcome=Outcome.FAILED, detail=f"could not re-read the instance: {reason}"
-            )
+    def _replan(
+        self, item: InstancePlan, desired: DesiredInstance, deadline: float, *, waited: str | None
+    ) -> _Ready | InstanceResult:
+        """A fresh read and re-plan before a send: what may be sent, or why nothing will be.
+
+        ``waited`` says what the previous attempt answered (None before the first attempt): a deferral
+        after refused attempts says "not submitted", as nothing this run sent was accepted.
+        """
+        while True:
+            self._check_interrupted()
+            self.reporter.phase(item.id, "checking", "re-reading the live state and re-planning")
+            live = self._reread(desired)
+            if live.outcome is not ReadOutcome.FOUND:
+                return InstanceResult(
+                    id=item.id, outcome=Outcome.FAILED, detail=f"could not re-read the instance: {_unreadable(live)}"
+                )
+            if not _is_busy(live):
+                break
+            # Busy with a change nobody in this run sent (another run's, or the console's): wait it out,
+            # then plan again from what it left.
+            if not self._wait_until_idle(item, desired, deadline):
+                self._check_interrupted()
+                status, modify = _status_of(live)
+                return InstanceResult(
+                    id=item.id,
+                    outcome=Outcome.FAILED,
+                    detail=f"not submitted: the instance stayed busy with another change ({status}, "
+                    f"LastModifyStatus {modify}) until the timeout of {mmss(self.settings.instance_timeout)}",
+                )
         now = self.clock.now()
         current = plan_instance(desired, live, now=now)
+        if current.status is PlanStatus.IN_SYNC:
+            return InstanceResult(
+                id=item.id,
+                outcome=Outcome.ALREADY_IN_SYNC,
+                detail="already in the desired state (another run or someone else made the change); nothing sent"
+                + (f" after {waited}" if waited else ""),
+            )
         moved = describe_drift(item.to_json(), current.to_json())
         if moved:
             return InstanceResult(
@@ -314,54 +381,84 @@ class Executor:
         decision = decide(current, desired.policy, now=now, allow_restart=self.settings.allow_restart)
         if not decision.allowed:
             return InstanceResult(
-                id=item.id, outcome=Outcome.DEFERRED, detail=decision.reason, next_window=decision.next_window
+                id=item.id,
+                outcome=Outcome.DEFERRED,
+                detail=f"not submitted: {decision.reason}" if waited else decision.reason,
+                next_window=decision.next_window,
             )
         parameters = build_parameters(desired, live)
-        if planned_request(parameters).digest != item.request.digest:  # type: ignore[union-attr]
+        assert item.request is not None
+        if planned_request(parameters).digest != item.request.digest:
             return InstanceResult(
                 id=item.id, outcome=Outcome.FAILED, detail="refused: the request differs from the plan"
             )
-        issued = self._issue(desired, parameters)
-        self._check_interrupted()
-        submitted_at = self.clock.monotonic()
-        request_id = self._submit(item, current, desired, wire_parameters(parameters, issued), issued, deadline)
-        landed = self._wait_landed(item, desired, live, deadline)
-        restart_seconds = self.clock.monotonic() - submitted_at
-        if isinstance(landed, InstanceResult):
-            self.audit.note(
-                "result", time=self.clock.now(), instance=item.id, outcome=landed.outcome.value, detail=landed.detail
-            )
-            return replace(landed, request_id=request_id, restart_seconds=restart_seconds)
-        # Proof: re-plan from the read that showed the change had landed (taken after the restart ended).
-        self.reporter.phase(item.id, "verifying", "re-planning from the state read after the restart")
-        proof = plan_instance(desired, landed, now=self.clock.now())
-        if proof.status is PlanStatus.IN_SYNC:
-            result = InstanceResult(
-                id=item.id,
-                outcome=Outcome.APPLIED,
-                detail=f"converged: {proof.reasons[0] if proof.reasons else 'in sync'}",
-                request_id=request_id,
-                restart_seconds=restart_seconds,
-            )
-        else:
-            remaining = tuple(f"{c.field}: {c.before} -> {c.after}" for c in proof.changes) or proof.reasons
-            result = InstanceResult(
-                id=item.id,
-                outcome=Outcome.NOT_CONVERGED,
-                detail=(
-                    f"the instance reported success, but re-reading it shows {proof.status.value.replace('_', ' ')}: "
-                    + "; ".join(remaining)
-                ),
-                request_id=request_id,
-                restart_seconds=restart_seconds,
-                remaining=remaining,
-            )
-        self.audit.note(
-            "result", time=self.clock.now(), instance=item.id, outcome=result.outcome.value, detail=result.detail
-        )
-        return result
+        return _Ready(live=live, current=current, parameters=parameters)
 
-    def _issue(self, desired: DesiredInstance, parameters: Any) -> IssuedCertificate | None:
+    def _apply_in_slot(self, item: InstancePlan, desired: DesiredInstance) -> InstanceResult:
+        self._check_interrupted()
+        # One deadline for the whole instance: waiting to submit and waiting to land share it.
+        deadline = self.clock.monotonic() + self.settings.instance_timeout
+        issued: IssuedCertificate | None = None
+        issued_yet = False
+        waited: str | None = None
+        throttled = 0
+        next_delay = self.settings.backoff.delays()
+        while True:
+            ready = self._replan(item, desired, deadline, waited=waited)
+            if isinstance(ready, InstanceResult):
+                return ready
+            if not issued_yet:
+                issued = self._issue(desired, ready.parameters)  # once: a re-send carries the same certificate
+                issued_yet = True
+            self._check_interrupted()
+            if waited is not None and self.clock.monotonic() >= deadline:
+                return InstanceResult(
+                    id=item.id,
+                    outcome=Outcome.FAILED,
+                    detail=f"not submitted: ModifyDBInstanceSSL answered {waited} until the timeout of "
+                    f"{mmss(self.settings.instance_timeout)}",
+                )
+            self._attempted.add(item.id)
+            if not self._audit_call(item, "sending", None, issued):
+                return InstanceResult(
+                    id=item.id, outcome=Outcome.FAILED, detail="not sent: the audit log could not be written"
+                )
+            self.reporter.phase(item.id, "submitting", "ModifyDBInstanceSSL")
+            wire = wire_parameters(ready.parameters, issued)
+            started = time.monotonic()
+            submitted_at = self.clock.monotonic()
+            try:
+                request_id = self.client.modify_ssl(desired.region, wire)
+            except PermanentCloudError as exc:
+                self._audit_call(item, f"refused:{exc.code}", started, issued, request_id=exc.request_id)
+                raise
+            except TransientCloudError as exc:
+                if exc.code in BUSY_CODES:
+                    self._audit_call(item, f"busy:{exc.code}", started, issued, request_id=exc.request_id)
+                    waited = f"busy:{exc.code}"
+                    self._wait_until_idle(item, desired, deadline)
+                    self._pause(next_delay(), deadline)
+                    continue
+                if is_throttling(exc):
+                    self._audit_call(item, f"throttled:{exc.code}", started, issued, request_id=exc.request_id)
+                    waited = f"throttled:{exc.code}"
+                    delay = self.settings.throttling.delay(throttled, exc, self._rng)
+                    throttled += 1
+                    self.reporter.phase(item.id, "waiting", f"throttled ({exc.code}); retrying in {delay:.1f}s")
+                    self._pause(delay, deadline)
+                    continue
+                self._audit_call(item, f"uncertain:{exc.code}", started, issued, request_id=exc.request_id)
+                return self._after_ambiguous(item, desired, ready.live, exc, submitted_at, deadline)
+            finally:
+                wire.clear()  # drop the secret values as soon as they are no longer needed
+            self._audit_call(item, "accepted", started, issued, request_id=request_id)
+            self.reporter.phase(item.id, "submitted", f"request id {request_id}")
+            return self._land(item, desired, ready.live, request_id, submitted_at, deadline)
+
+    def _pause(self, seconds: float, deadline: float) -> None:
+        self.clock.sleep(max(0.0, min(seconds, deadline - self.clock.monotonic())))
+
+    def _issue(self, desired: DesiredInstance, parameters: SslParameters) -> IssuedCertificate | None:
         issuer = needs_issued_certificate(parameters)
         if issuer is None:
             return None
@@ -381,8 +478,13 @@ class Executor:
     # -- submit ------------------------------------------------------------------------------------------
 
     def _audit_call(
-        self, item: InstancePlan, outcome: str, started: float, issued: IssuedCertificate | None, **extra: Any
-    ) -> None:
+        self,
+        item: InstancePlan,
+        outcome: str,
+        started: float | None,
+        issued: IssuedCertificate | None,
+        **extra: Any,
+    ) -> bool:
         fingerprints: dict[str, str] = {}
         assert item.request is not None
         for parameter in item.request.parameters:
@@ -393,9 +495,9 @@ class Executor:
                 fingerprints[parameter.name] = parameter.display
         if issued is not None:
             fingerprints["ServerCert"] = f"issued certificate sha256 {summarize_certificate(issued.certificate).sha256}"
-        self.audit.note(
+        duration = {} if started is None else {"duration_ms": round((time.monotonic() - started) * 1000)}
+        return self._audit(
             "call",
-            time=self.clock.now(),
             target=self.target.get("description"),
             instance=item.id,
             region=item.region,
@@ -403,60 +505,9 @@ class Executor:
             fields_changed=[c.field for c in item.changes],
             certificates=fingerprints,
             outcome=outcome,
-            duration_ms=round((time.monotonic() - started) * 1000),
+            **duration,
             **extra,
         )
-
-    def _submit(
-        self,
-        item: InstancePlan,
-        current: InstancePlan,
-        desired: DesiredInstance,
-        wire: dict[str, str],
-        issued: IssuedCertificate | None,
-        deadline: float,
-    ) -> str | None:
-        """Send the request until it is accepted; returns the RequestId (None if only inferred).
-
-        Before every retry the run must still be uninterrupted and the policy must still allow the
-        restart at that moment: "busy" answers can go on long enough for a maintenance window to close.
-        """
-        next_delay = self.settings.backoff.delays()
-        try:
-            while True:
-                self._check_interrupted()
-                decision = decide(
-                    current, desired.policy, now=self.clock.now(), allow_restart=self.settings.allow_restart
-                )
-                if not decision.allowed:
-                    raise _DeferredNow(decision)
-                self.reporter.phase(item.id, "submitting", "ModifyDBInstanceSSL")
-                started = time.monotonic()
-                try:
-                    request_id = self.client.modify_ssl(desired.region, wire)
-                except PermanentCloudError as exc:
-                    self._audit_call(item, f"refused:{exc.code}", started, issued, request_id=exc.request_id)
-                    raise
-                except TransientCloudError as exc:
-                    if exc.code in BUSY_CODES:
-                        self._audit_call(item, f"busy:{exc.code}", started, issued, request_id=exc.request_id)
-                        self._wait_until_idle(item, desired, deadline)
-                    else:
-                        self._audit_call(item, f"uncertain:{exc.code}", started, issued, request_id=exc.request_id)
-                        if self._change_started(item, desired, exc.code, deadline):
-                            self.reporter.phase(
-                                item.id, "submitted", f"accepted despite {exc.code} (the instance is busy)"
-                            )
-                            return None
-                    if self.clock.monotonic() >= deadline:
-                        raise
-                    self.clock.sleep(next_delay())
-                    continue
-                self._audit_call(item, "accepted", started, issued, request_id=request_id)
-                self.reporter.phase(item.id, "submitted", f"request id {request_id}")
-                return request_id
-        finally:
-            wire.clear()  # drop the secret values as soon as they are no longer needed
 
     def _poll(
         self,
@@ -476,44 +527,113 @@ class Executor:
             on_observation=on_observation,
         )
 
-    def _change_started(self, item: InstancePlan, desired: DesiredInstance, code: str, deadline: float) -> bool:
-        """After an ambiguous failure: did the modify start anyway? (busy now, or setting).
+    def _after_ambiguous(
+        self,
+        item: InstancePlan,
+        desired: DesiredInstance,
+        before: LiveInstance,
+        error: TransientCloudError,
+        submitted_at: float,
+        deadline: float,
+    ) -> InstanceResult:
+        """The modify may or may not have been accepted: never send it again; watch for it to start.
 
-        Only a successful read answers; an unreadable instance is re-read until the deadline, and if it
-        never answers the outcome is reported as unknown rather than guessed either way.
+        Seen to start (busy, ``setting``, or already the desired state): accepted, request id unknown,
+        and on to the landing wait and the proof. Not seen by the deadline (or a second Ctrl-C): ``unknown``,
+        and its restart slot stays held, since the request may still land.
         """
 
         def judge(live: LiveInstance) -> Judgement:
-            if live.outcome is ReadOutcome.FOUND and live.facts is not None:
-                return Judgement(Verdict.DONE, "read")
-            reason = live.error.message if live.error else live.outcome.value
-            return Judgement(Verdict.CONTINUE, f"the instance could not be re-read ({reason})")
+            if live.outcome is not ReadOutcome.FOUND or live.facts is None:
+                return Judgement(Verdict.CONTINUE, f"the instance could not be re-read ({_unreadable(live)})")
+            status, modify = _status_of(live)
+            if _is_busy(live):
+                return Judgement(Verdict.DONE, f"the change started ({status}, LastModifyStatus {modify})")
+            if plan_instance(desired, live, now=self.clock.now()).status is PlanStatus.IN_SYNC:
+                return Judgement(Verdict.DONE, "already in the desired state")
+            return Judgement(Verdict.CONTINUE, f"{status}, LastModifyStatus {modify}: no sign of the change")
 
-        self.reporter.phase(item.id, "checking", f"ModifyDBInstanceSSL answered {code}; did it start anyway?")
+        self.reporter.phase(
+            item.id, "checking", f"ModifyDBInstanceSSL answered {error.code}; watching whether it was accepted"
+        )
         outcome = self._poll(desired, judge, deadline)
-        if outcome.verdict is not Verdict.DONE or outcome.last is None:
-            raise _Uncertain(
-                f"ModifyDBInstanceSSL answered {code} and then {outcome.explanation}: it is unknown whether the "
-                "change was accepted. Run 'plan' to see the instance's state"
-            )
-        return _is_busy(outcome.last)
+        if outcome.verdict is Verdict.DONE:
+            self.reporter.phase(item.id, "submitted", f"accepted despite {error.code}: {outcome.explanation}")
+            return self._land(item, desired, before, None, submitted_at, deadline)
+        when = (
+            "until interrupted"
+            if self.abandon_waits.is_set()
+            else f"by the timeout of {mmss(self.settings.instance_timeout)}"
+        )
+        return InstanceResult(
+            id=item.id,
+            outcome=Outcome.UNKNOWN,
+            detail=(
+                f"ModifyDBInstanceSSL answered {error.code} ({error.message}): it may still be carried out, so it "
+                f"was not sent again; no sign of the change {when}; last seen: {outcome.explanation}. {RUN_PLAN_AGAIN}"
+            ),
+            still_busy=True,
+            sent=Sent.UNCONFIRMED,
+        )
 
-    def _wait_until_idle(self, item: InstancePlan, desired: DesiredInstance, deadline: float) -> None:
+    def _wait_until_idle(self, item: InstancePlan, desired: DesiredInstance, deadline: float) -> bool:
+        """Wait until the instance is Running and not ``setting``; False if it was not by the deadline."""
+
         def judge(live: LiveInstance) -> Judgement:
-            if not _is_busy(live):
+            if live.outcome is ReadOutcome.FOUND and not _is_busy(live):
                 return Judgement(Verdict.DONE, "idle")
             status, modify = _status_of(live)
             return Judgement(Verdict.CONTINUE, f"instance busy ({status}, LastModifyStatus {modify})")
 
         self.reporter.phase(item.id, "waiting", "instance busy with another change")
-        self._poll(desired, judge, deadline)
+        return self._poll(desired, judge, deadline).verdict is Verdict.DONE
 
     # -- landing -----------------------------------------------------------------------------------------
+
+    def _land(
+        self,
+        item: InstancePlan,
+        desired: DesiredInstance,
+        before: LiveInstance,
+        request_id: str | None,
+        submitted_at: float,
+        deadline: float,
+    ) -> InstanceResult:
+        """The modify was accepted: wait for it to land, then prove it by re-planning."""
+        landed = self._wait_landed(item, desired, before, deadline)
+        restart_seconds = self.clock.monotonic() - submitted_at
+        if isinstance(landed, InstanceResult):
+            return replace(landed, request_id=request_id, restart_seconds=restart_seconds, sent=Sent.ACCEPTED)
+        # Proof: re-plan from the read that showed the change had landed (taken after the restart ended).
+        self.reporter.phase(item.id, "verifying", "re-planning from the state read after the restart")
+        proof = plan_instance(desired, landed, now=self.clock.now())
+        if proof.status is PlanStatus.IN_SYNC:
+            return InstanceResult(
+                id=item.id,
+                outcome=Outcome.APPLIED,
+                detail=f"converged: {proof.reasons[0] if proof.reasons else 'in sync'}",
+                request_id=request_id,
+                restart_seconds=restart_seconds,
+                sent=Sent.ACCEPTED,
+            )
+        remaining = tuple(f"{c.field}: {c.before} -> {c.after}" for c in proof.changes) or proof.reasons
+        return InstanceResult(
+            id=item.id,
+            outcome=Outcome.NOT_CONVERGED,
+            detail=(
+                f"the instance reported success, but re-reading it shows {proof.status.value.replace('_', ' ')}: "
+                + "; ".join(remaining)
+            ),
+            request_id=request_id,
+            restart_seconds=restart_seconds,
+            remaining=remaining,
+            sent=Sent.ACCEPTED,
+        )
 
     def _wait_landed(
         self, item: InstancePlan, desired: DesiredInstance, before: LiveInstance, deadline: float
     ) -> LiveInstance | InstanceResult:
-        """Wait until the change has landed: the state read then, or the failure to report."""
+        """Wait until the change has landed: the state read then, or the failure (or unknown) to report."""
         before_modify = _status_of(before)[1]
         seen_busy = [False]
         started = self.clock.monotonic()
@@ -546,13 +666,17 @@ class Executor:
             return outcome.last
         if outcome.verdict is Verdict.FAILED:
             return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=outcome.explanation)
+        # The change was accepted and has not been seen to end: where it ends is unknown, not a failure.
         if self.abandon_waits.is_set():
-            detail = f"interrupted while the change was in flight; last seen: {outcome.explanation}. Run 'plan' to see where it ended"
+            detail = f"interrupted while the change was in flight; last seen: {outcome.explanation}. {RUN_PLAN_AGAIN}"
         else:
-            detail = f"timed out after {mmss(self.settings.instance_timeout)}; last seen: {outcome.explanation}"
+            detail = (
+                f"timed out after {mmss(self.settings.instance_timeout)} with the change in flight; "
+                f"last seen: {outcome.explanation}. {RUN_PLAN_AGAIN}"
+            )
         last = outcome.last
         still_busy = last is None or last.outcome is not ReadOutcome.FOUND or _is_busy(last)
-        return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=detail, still_busy=still_busy)
+        return InstanceResult(id=item.id, outcome=Outcome.UNKNOWN, detail=detail, still_busy=still_busy)
 
 
 def export_files(export_dir: Path, instance_id: str) -> tuple[Path, Path]:

@@ -61,6 +61,8 @@ class PlainReporter:
 
 _OUTCOME_STYLE = {
     Outcome.APPLIED: "green",
+    Outcome.ALREADY_IN_SYNC: "green",
+    Outcome.UNKNOWN: "yellow",
     Outcome.DEFERRED: "yellow",
     Outcome.FAILED: "red",
     Outcome.NOT_CONVERGED: "red",

@@ -1,7 +1,7 @@
 """The end-of-apply summary and the exit code it implies (documented in the README).
 
-0: everything planned was applied, or there was nothing to do.
-3: some instances were deferred, failed or did not converge (the others may have been applied).
+0: everything planned was applied (or found already applied by another run), or there was nothing to do.
+3: some instances were deferred, failed, did not converge or ended unknown (the others may have been applied).
 130: interrupted (set by the CLI). Refusals before anything runs are errors (1), raised earlier.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rdsssl_reconcile.apply.executor import InstanceResult, Outcome
+from rdsssl_reconcile.apply.executor import InstanceResult, Outcome, Sent
 from rdsssl_reconcile.apply.waiting import mmss
 from rdsssl_reconcile.textsafe import visible
 
@@ -32,15 +32,27 @@ class ApplyReport:
         return sum(r.restart_seconds for r in self.results)
 
     @property
+    def restarts(self) -> int:
+        """Modifies this run had accepted, or may have had accepted (ambiguous answer, never seen to start)."""
+        return sum(1 for r in self.results if r.sent is not Sent.NOTHING)
+
+    @property
+    def unconfirmed(self) -> int:
+        """Of :attr:`restarts`, those not confirmed: the request may still land, or may never have."""
+        return sum(1 for r in self.results if r.sent is Sent.UNCONFIRMED)
+
+    @property
     def exit_code(self) -> int:
-        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED)
+        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED, Outcome.UNKNOWN)
         return EXIT_PARTIAL if any(r.outcome in bad for r in self.results) else EXIT_OK
 
     def sentence(self) -> str:
         parts = [f"{self.count(o)} {o.value.replace('_', ' ')}" for o in Outcome if self.count(o)]
-        restarts = sum(1 for r in self.results if r.restart_seconds > 0)
+        restarts = self.restarts
+        unconfirmed = f" ({self.unconfirmed} unconfirmed: sent, but not seen to start)" if self.unconfirmed else ""
         parts.append(
-            f"total restart time {mmss(self.restart_seconds)} over {restarts} restart{'s' if restarts != 1 else ''}"
+            f"total restart time {mmss(self.restart_seconds)} over {restarts} "
+            f"restart{'s' if restarts != 1 else ''}{unconfirmed}"
         )
         return ", ".join(parts)
 
@@ -51,15 +63,20 @@ class ApplyReport:
             return "\n".join(lines) + "\n"
         ids = [visible(r.id) for r in self.results]  # escaped: a control character must not act
         width = max(len(i) for i in ids)
-        lines.append(f"{'Instance'.ljust(width)}  {'Outcome':<13} {'Restart':>7} {'Time':>6}  Detail")
+        lines.append(f"{'Instance'.ljust(width)}  {'Outcome':<15} {'Restart':>7} {'Time':>6}  Detail")
         for shown, r in zip(ids, self.results, strict=True):
             restart = mmss(r.restart_seconds) if r.restart_seconds else "-"
             lines.append(
-                f"{shown.ljust(width)}  {r.outcome.value:<13} {restart:>7} {mmss(r.elapsed_seconds):>6}  {visible(r.detail)}"
+                f"{shown.ljust(width)}  {r.outcome.value:<15} {restart:>7} {mmss(r.elapsed_seconds):>6}  {visible(r.detail)}"
             )
         lines.append("")
         if self.interrupted:
             lines.append("Interrupted: instances not submitted were left unchanged; run 'plan' to see what is left.")
+        if self.unconfirmed:
+            lines.append(
+                f"{self.unconfirmed} change(s) were sent and answered ambiguously, and were not sent again: they may "
+                "still be carried out. Run 'plan' again in a few minutes."
+            )
         lines.append(f"Apply: {self.sentence()}.")
         return "\n".join(lines) + "\n"
 
@@ -68,7 +85,12 @@ class ApplyReport:
             "format_version": "1.0",
             "target": self.target,
             "interrupted": self.interrupted,
-            "summary": {o.value: self.count(o) for o in Outcome} | {"restart_seconds": round(self.restart_seconds, 1)},
+            "summary": {o.value: self.count(o) for o in Outcome}
+            | {
+                "restarts": self.restarts,
+                "unconfirmed_restarts": self.unconfirmed,
+                "restart_seconds": round(self.restart_seconds, 1),
+            },
             "instances": [r.to_json() for r in self.results],
             "exit_code": self.exit_code,
         }

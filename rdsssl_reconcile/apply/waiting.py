@@ -86,9 +86,8 @@ def poll_until(
             return WaitOutcome(verdict=None, explanation=explanation, last=last, waited_seconds=elapsed)
         delay = min(next_delay(), remaining)
         if interrupted is not None and interrupted.wait(0):
-            return WaitOutcome(
-                verdict=None, explanation=f"interrupted; {explanation}", last=last, waited_seconds=elapsed
-            )
+            # The caller knows it set the event; the explanation stays what was last seen.
+            return WaitOutcome(verdict=None, explanation=explanation, last=last, waited_seconds=elapsed)
         clock.sleep(delay)
 
 

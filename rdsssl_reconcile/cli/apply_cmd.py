@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import click
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
 from rdsssl_reconcile.apply.executor import ApplySettings, Executor, export_files
+from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
@@ -235,6 +237,15 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     help="source issuer: also write each issued certificate and key (0600) to DIR/ID/.",
 )
 @click.option("--force-export", is_flag=True, help="Overwrite existing files in --export-dir.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0, 24 * 3600),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait up to this long for another apply on this machine to release an instance, then plan afresh "
+    "(0: refuse at once).",
+)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @timeout_option
 @now_option
@@ -251,6 +262,7 @@ def apply(
     audit_log: Path | None,
     export_dir: Path | None,
     force_export: bool,
+    lock_timeout: float,
     output_format: str,
     timeout: float,
     now: str | None,
@@ -259,7 +271,9 @@ def apply(
 
     PATHS are spec files or directories (default ./specs); a single PLANFILE from 'plan --out' applies
     that saved plan instead. Exit 0: all applied or nothing to do; 1: error or refusal (nothing changed);
-    3: some instances deferred, failed or not converged; 130: interrupted.
+    3: some instances deferred, failed, not converged or unknown; 130: interrupted.
+
+    Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
     from rdsssl_reconcile.apply.progress import LiveReporter, PlainReporter
     from rdsssl_reconcile.apply.report import ApplyReport
@@ -277,13 +291,26 @@ def apply(
     run |= {"targets": list(targets), "auto_approve": auto_approve, "max_restarts": max_restarts}
     audit = AuditLog.open(audit_log or default_audit_path(), run=run, time=clock.now())
 
-    with session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection):
+    with (
+        session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection),
+        ExitStack() as held,
+    ):
         if saved is not None:
             _check_same_target(saved, connection.target.to_json())
         by_id = spec_set.by_id()
         # A typo in an instance id is a user mistake: refused before the first cloud call.
         _check_declared("--target", targets, by_id)
         _check_declared("--allow-restart", allow_restart, by_id)
+        # Before planning: a run that waited for another one plans from what that one left.
+        held.enter_context(
+            InstanceLocks(
+                lock_directory(connection.target.to_json()),
+                [i for i in by_id if target_filter is None or i in target_filter],
+                timeout=lock_timeout,
+                on_wait=_announce_wait,
+                started=clock.now(),
+            )
+        )
         if saved is None:
             plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
         else:
@@ -346,15 +373,23 @@ def apply(
             click.echo(json.dumps(report.to_json(), indent=2))
         else:
             click.echo(report.render_text(), nl=False)
-        if audit.failures:
+        failures = audit.failures
+        if failures:
             click.echo(
-                f"Error: the audit log {audit.path} could not be written {len(audit.failures)} time(s) "
-                f"(first: {audit.failures[0]}); the results above are complete.",
+                f"Error: the audit log {visible(str(audit.path))} could not be written {len(failures)} time(s) "
+                f"(first: {visible(failures[0])}); the results above are complete.",
                 err=True,
             )
         if interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_ERROR if audit.failures and report.exit_code == EXIT_OK else report.exit_code
+        return EXIT_ERROR if failures and report.exit_code == EXIT_OK else report.exit_code
+
+
+def _announce_wait(instance_id: str, holder: Holder, path: Path) -> None:
+    click.echo(
+        f"{instance_id}: waiting for another apply on this machine to finish ({holder.describe()}; lock file {path})",
+        err=True,
+    )
 
 
 def _check_same_target(saved: dict[str, Any], current: dict[str, Any]) -> None:

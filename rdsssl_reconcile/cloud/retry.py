@@ -1,10 +1,10 @@
 """Retries with jittered exponential backoff around any :class:`~rdsssl_reconcile.cloud.port.CloudClient`.
 
 Reads are retried on every transient error (throttling, 5xx, dropped or timed-out connections, busy
-instance). ``ModifyDBInstanceSSL`` is different: it is not idempotent, and a dropped connection or a
-5xx may hide a request that was accepted. Here it is retried only on throttling, which proves the
-request was refused; everything else goes back to the applier, which re-reads the instance to find
-out what happened.
+instance). ``ModifyDBInstanceSSL`` passes straight through, never retried here: it is not idempotent,
+and even a retry after throttling must first be audited and preceded by a fresh read and re-plan
+(another run may have made the change meanwhile). The applier
+(:mod:`rdsssl_reconcile.apply.executor`) does that, with :class:`RetryPolicy` for the delays.
 
 The server's ``x-acs-retry-after`` hint (surfaced as ``retry_after``) wins over the computed delay.
 Sleep and randomness are injected so tests run without waiting.
@@ -93,4 +93,5 @@ class RetryingCloudClient:
         return self._read(lambda: self.inner.describe_ssl(region_id, instance_id))
 
     def modify_ssl(self, region_id: str, parameters: Mapping[str, str]) -> str:
-        return self._with_retries(lambda: self.inner.modify_ssl(region_id, parameters), retryable=is_throttling)
+        # One attempt: the executor owns every retry of a modify (audit, re-plan, then send).
+        return self.inner.modify_ssl(region_id, parameters)

@@ -37,11 +37,15 @@ class CliResult:
 
 
 @pytest.fixture
-def cloud_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
-    """Point the CLI at the emulator the way a user would: endpoint and standard-chain credentials."""
+def cloud_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RunningEmulator:
+    """Point the CLI at the emulator the way a user would: endpoint and standard-chain credentials.
+
+    ``XDG_STATE_HOME`` (the default audit log and apply's instance locks) is the test's own tmp dir.
+    """
     monkeypatch.setenv("RDSSSL_ENDPOINT", emulator.endpoint)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     return emulator
 
 

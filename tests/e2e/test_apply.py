@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -71,12 +72,22 @@ def test_demo_specs_converge_with_one_modify_per_changed_instance(
         assert log.complete, log.torn
         assert log.records[0]["kind"] == "run_started"
         audit = list(log.records[1:])
+        # A "sending" record before the request, its outcome after it, then the result.
         assert [(a["kind"], a["instance"], a["outcome"]) for a in audit] == [
+            ("call", "pgm-demo-orders", "sending"),
             ("call", "pgm-demo-orders", "accepted"),
             ("result", "pgm-demo-orders", "applied"),
         ]
-        assert audit[0]["request_id"] == calls[0]["request_id"]
-        assert audit[0]["fields_changed"] == ["ssl.enabled", "ssl.endpoints", "ssl.certificate"]
+        assert audit[1]["request_id"] == calls[0]["request_id"]
+        assert (
+            audit[0]["fields_changed"]
+            == audit[1]["fields_changed"]
+            == [
+                "ssl.enabled",
+                "ssl.endpoints",
+                "ssl.certificate",
+            ]
+        )
 
 
 def test_without_terminal_or_auto_approve_apply_refuses(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
@@ -216,13 +227,16 @@ def test_target_applies_a_subset(cli: Cli, cloud_env: RunningEmulator, spec_dir:
 # -- faults ----------------------------------------------------------------------------------------
 
 
-def test_throttling_5xx_and_busy_are_retried_to_success(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+def test_throttling_and_busy_are_retried_but_an_ambiguous_answer_is_never_resent(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path
+) -> None:
     ids = ["pgm-t", "pgm-s", "pgm-b", "pgm-d"]
     cloud_env.admin.add_instances([instance_entry(i) for i in ids])
     write_spec(spec_dir, aliyun_spec(*ids))
     cloud_env.admin.add_fault(
         kind="throttle", action="ModifyDBInstanceSSL", instance_id="pgm-t", count=3, retry_after_ms=20
     )
+    # A 503 before the server acted: nothing proves it will not still act, so it is never sent again.
     cloud_env.admin.add_fault(
         kind="error", action="ModifyDBInstanceSSL", instance_id="pgm-s", count=2, status=503, code="ServiceUnavailable"
     )
@@ -236,12 +250,35 @@ def test_throttling_5xx_and_busy_are_retried_to_success(cli: Cli, cloud_env: Run
     )
     # The worst case for a non-idempotent call: accepted, but the response never arrives.
     cloud_env.admin.add_fault(kind="drop", action="ModifyDBInstanceSSL", instance_id="pgm-d", count=1, phase="after")
-    result = cli("apply", str(spec_dir), *FAST, "--max-restarts", "4")
-    assert result.code == 0, result.text
-    for instance_id in ids:
+    audit_log = tmp_path / "audit.jsonl"
+    result = cli(
+        "apply", str(spec_dir), *FAST, "--max-restarts", "4", "--instance-timeout", "3", "--audit-log", str(audit_log)
+    )
+    assert result.code == 3, result.text
+    for instance_id in ("pgm-t", "pgm-b", "pgm-d"):
         assert f"{instance_id}  applied" in result.out
-    # Exactly one accepted change per instance: the dropped one was recognised, not sent twice.
-    assert sorted(m["instance_id"] for m in cloud_env.admin.modifications()) == sorted(ids)
+    assert "pgm-s  unknown" in result.out
+    assert "ModifyDBInstanceSSL answered ServiceUnavailable" in result.out
+    assert "it may still be carried out, so it was not sent again" in result.out
+    assert "Run 'plan' again in a few minutes" in result.out
+    # Exactly one accepted change per changed instance: the dropped one was recognised, not sent twice,
+    # and the 503 was sent once only.
+    assert sorted(m["instance_id"] for m in cloud_env.admin.modifications()) == ["pgm-b", "pgm-d", "pgm-t"]
+    assert len(modifies(cloud_env, "pgm-s")) == 1
+    assert "over 4 restarts (1 unconfirmed: sent, but not seen to start)" in result.out
+    # Every attempt is audited: "sending" before it, its answer after it, throttled ones included.
+    audit = [json.loads(line) for line in audit_log.read_text().splitlines()]
+    throttled = [a["outcome"] for a in audit if a["kind"] == "call" and a["instance"] == "pgm-t"]
+    assert throttled == ["sending", "throttled:Throttling.User"] * 3 + ["sending", "accepted"]
+    results = {a["instance"]: a["outcome"] for a in audit if a["kind"] == "result"}
+    assert results == {"pgm-t": "applied", "pgm-s": "unknown", "pgm-b": "applied", "pgm-d": "applied"}
+    # Re-planned before every send: a fresh read of pgm-t between each throttled answer and the next attempt.
+    sequence = [c["action"] for c in cloud_env.admin.calls(instance_id="pgm-t")]
+    first = sequence.index("ModifyDBInstanceSSL")
+    attempts = [i for i, action in enumerate(sequence) if action == "ModifyDBInstanceSSL"]
+    assert len(attempts) == 4
+    for before, after in itertools.pairwise(attempts):
+        assert "DescribeDBInstanceSSL" in sequence[before + 1 : after], sequence[first:]
 
 
 def test_failed_and_hanging_modifies_are_reported_while_others_proceed(
@@ -256,8 +293,11 @@ def test_failed_and_hanging_modifies_are_reported_while_others_proceed(
     assert "pgm-ok    applied" in result.out
     assert "pgm-fail  failed" in result.out
     assert "the change failed (LastModifyStatus failed" in result.out
-    assert "pgm-hang  failed" in result.out
-    assert "timed out after 0:03; last seen: SSLModifying, LastModifyStatus setting" in result.out
+    # Accepted and never seen to end: where it ends is unknown, not a failure.
+    assert "pgm-hang  unknown" in result.out
+    assert "timed out after 0:03 with the change in flight; last seen: SSLModifying, LastModifyStatus setting" in (
+        result.out
+    )
 
 
 def test_success_without_the_change_is_not_converged(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
@@ -345,6 +385,60 @@ def test_sigint_stops_new_changes_and_reports_in_flight(emulator: RunningEmulato
     )
     remaining = {i["id"] for i in json.loads(plan.stdout)["instances"] if i["status"] == "change"}
     assert remaining == set(ids) - {in_flight}
+
+
+def test_second_sigint_reports_the_in_flight_change_unknown(emulator: RunningEmulator, tmp_path: Path) -> None:
+    # Acceptance 5 of issue 8: the second Ctrl-C stops waiting; the change it leaves in flight is
+    # "unknown, last seen restarting", never "failed" (it goes on to succeed).
+    emulator.admin.settings(restart_seconds=3.0)
+    emulator.admin.add_instances([instance_entry("pgm-i1")])
+    write_spec(tmp_path / "specs", aliyun_spec("pgm-i1"))
+    audit = tmp_path / "audit.jsonl"
+    env = {
+        **os.environ,
+        "RDSSSL_ENDPOINT": emulator.endpoint,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.access_key_secret,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rdsssl_reconcile", "apply", *FAST, "--audit-log", str(audit)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not emulator.admin.modifications() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emulator.admin.modifications(), "the apply never submitted a change"
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert emulator.admin.instance("pgm-i1")["pending"] is not None, "the restart ended before the second Ctrl-C"
+    assert re.search(r"^pgm-i1\s+unknown\s", out, flags=re.MULTILINE), out
+    assert "interrupted while the change was in flight; last seen: SSLModifying, LastModifyStatus setting" in out
+    assert "over 1 restart." in out
+    results = [json.loads(line) for line in audit.read_text().splitlines() if '"result"' in line]
+    assert [(r["instance"], r["outcome"]) for r in results] == [("pgm-i1", "unknown")]
+    # The live state is the only state: once the restart is over, the instance is in sync.
+    deadline = time.monotonic() + 30
+    while emulator.admin.instance("pgm-i1")["pending"] is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    plan = subprocess.run(
+        [sys.executable, "-m", "rdsssl_reconcile", "plan", "--detailed-exitcode"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "= pgm-i1 (cn-hangzhou): in sync" in plan.stdout
+    assert len(emulator.admin.modifications()) == 1
 
 
 # -- secrets -----------------------------------------------------------------------------------------
@@ -449,7 +543,7 @@ def test_timed_out_restart_keeps_its_slot(cli: Cli, cloud_env: RunningEmulator, 
     cloud_env.admin.add_fault(kind="hang", action="ModifyDBInstanceSSL", instance_id="pgm-a")
     result = cli("apply", str(spec_dir), *FAST, "--parallelism", "1", "--max-restarts", "1", "--instance-timeout", "1")
     assert result.code == 3, result.text
-    assert "pgm-a  failed" in result.out
+    assert "pgm-a  unknown" in result.out
     assert "pgm-b  skipped" in result.out
     assert "pgm-a still restarting after the timeout holds every restart slot (--max-restarts 1)" in result.out
     assert [m["instance_id"] for m in cloud_env.admin.modifications()] == ["pgm-a"]
@@ -467,9 +561,11 @@ def test_unreadable_instance_after_an_ambiguous_error_is_reported_unknown(
     cloud_env.admin.add_fault(kind="error", action="DescribeDBInstances", after=2)
     result = cli("apply", str(spec_dir), *FAST, "--instance-timeout", "2")
     assert result.code == 3, result.text
-    assert "pgm-a  failed" in result.out
-    assert "it is unknown whether the change was accepted" in result.out
+    assert "pgm-a  unknown" in result.out
+    assert "it may still be carried out, so it was not sent again" in result.out
+    assert "the instance could not be re-read" in result.out
     assert cloud_env.admin.modifications() == []
+    assert len(modifies(cloud_env)) == 1
 
 
 def test_apply_with_nothing_to_change_but_unplannable_instances_fails(
