@@ -34,6 +34,7 @@ from rdsssl_reconcile.planning.compare import (
     describe,
     differences,
     explain,
+    instance_moves,
     path_label,
     render_value,
     without_volatile,
@@ -385,6 +386,20 @@ def test_decisions_ignore_how_long_is_left_but_not_what_changes() -> None:
     assert list(decision_differences(then, now)) == []
     now["changes"][0]["after"] = "false"
     assert [d.path for d in decision_differences(then, now)] == [("changes", 0, "after")]
+
+
+def test_what_moved_before_a_request_is_named_in_plain_words() -> None:
+    # apply asks this right before each request, against the plan it showed (not a file).
+    shown = a_document()["instances"][0]
+    assert instance_moves(shown, copy.deepcopy(shown)) == []
+    now = copy.deepcopy(shown)
+    now["live"]["ssl"]["enabled"] = True
+    now["live_fingerprint"] = "f9"
+    now["changes"] = now["changes"][1:]
+    assert instance_moves(shown, now) == [
+        "pgm-a: the plan shown says live.ssl.enabled: false; the instance now says true",
+        "pgm-a: so its plan now differs in changes",
+    ]
 
 
 def test_values_are_rendered_without_python_reprs() -> None:

@@ -51,6 +51,7 @@ from rdsssl_reconcile.live.model import LiveInstance, ReadOutcome
 from rdsssl_reconcile.live.reader import InstanceRef, read_one
 from rdsssl_reconcile.pki.authority import IssuedCertificate
 from rdsssl_reconcile.pki.summary import summarize_certificate
+from rdsssl_reconcile.planning.compare import instance_moves
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import InstancePlan, PlanStatus
 from rdsssl_reconcile.planning.planner import plan_instance
@@ -373,7 +374,7 @@ class Executor:
                 detail="already in the desired state (another run or someone else made the change); nothing sent"
                 + (f" after {waited}" if waited else ""),
             )
-        moved = describe_drift(item.to_json(), current.to_json())
+        moved = instance_moves(item.to_json(), current.to_json())
         if moved:
             return InstanceResult(
                 id=item.id, outcome=Outcome.FAILED, detail=f"refused: changed since the plan ({'; '.join(moved)})"
@@ -682,75 +683,3 @@ class Executor:
 def export_files(export_dir: Path, instance_id: str) -> tuple[Path, Path]:
     """Where ``apply --export-dir`` writes an issued certificate and its key (0600)."""
     return export_dir / instance_id / "server.crt", export_dir / instance_id / "server.key"
-
-
-def describe_drift(
-    planned: dict[str, Any],
-    current: dict[str, Any],
-    *,
-    desired_then: dict[str, Any] | None = None,
-    desired_now: dict[str, Any] | None = None,
-) -> list[str]:
-    """What moved between the reviewed plan of an instance and a fresh one (both as plan JSON).
-
-    Empty when nothing did. JSON on both sides because a saved plan is JSON: the same check serves
-    ``apply PLANFILE`` (before anything runs) and every instance right before its request. Given the
-    desired states as well (a saved plan keeps them), a spec change is named field by field.
-    """
-    moved: list[str] = []
-    if current["desired_digest"] != planned["desired_digest"]:
-        spec_moves = field_differences(desired_then, desired_now) if desired_then and desired_now else []
-        moved.extend([f"spec {m}" for m in spec_moves] or ["the spec changed"])
-    if current["live_fingerprint"] != planned["live_fingerprint"]:
-        moved.extend(field_differences(planned.get("live"), current.get("live")) or ["the live state changed"])
-    fields_now = [c["field"] for c in current["changes"]]
-    fields_then = [c["field"] for c in planned["changes"]]
-    if current["status"] != planned["status"]:
-        moved.append(f"status is now {current['status']} ({'; '.join(current['reasons'])})")
-    elif fields_now != fields_then:
-        moved.append(f"changes are now {', '.join(fields_now) or 'none'} (planned: {', '.join(fields_then)})")
-    elif (current.get("request") or {}).get("digest") != (planned.get("request") or {}).get("digest"):
-        moved.append("the request differs")
-    else:
-        # Same inputs, so the same plan, unless what the reviewer read was edited (or another version
-        # made it): what was shown must be what is done, restarts first of all.
-        if current.get("restart") != planned.get("restart"):
-            moved.append(
-                f"the plan shows restart {planned.get('restart')!r}, apply would restart: {current.get('restart')!r}"
-            )
-        shown = [_reviewed(c) for c in planned["changes"]]
-        for then, now in zip(shown, (_reviewed(c) for c in current["changes"]), strict=True):
-            if then != now:
-                moved.append(f"{now['field']}: the plan shows {_brief(then)}, apply would do {_brief(now)}")
-    return moved
-
-
-def _reviewed(change: dict[str, Any]) -> dict[str, Any]:
-    """What a reviewer reads about a change and that cannot differ for the same inputs (not the reason)."""
-    return {key: change.get(key) for key in ("field", "before", "after", "restart", "rule")}
-
-
-def _brief(change: dict[str, Any]) -> str:
-    return f"{change['before']} -> {change['after']} (restart {change['restart']})"
-
-
-def field_differences(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
-    """Field-level differences of two JSON snapshots, live or desired (``ssl.acl: 'verify-ca' -> 'cert'``)."""
-    from deepdiff import DeepDiff
-
-    diff = DeepDiff(before or {}, after or {}, ignore_order=True, verbose_level=2)
-    lines = []
-    for kind in ("values_changed", "type_changes"):
-        for path, change in diff.get(kind, {}).items():
-            lines.append(f"{_path(path)}: {change.get('old_value')!r} -> {change.get('new_value')!r}")
-    for kind, word in (("dictionary_item_added", "added"), ("dictionary_item_removed", "removed")):
-        for path in diff.get(kind, {}):
-            lines.append(f"{_path(path)} {word}")
-    for kind, word in (("iterable_item_added", "added"), ("iterable_item_removed", "removed")):
-        for path, value in diff.get(kind, {}).items():
-            lines.append(f"{_path(path)} {word} {value!r}")
-    return lines
-
-
-def _path(deepdiff_path: str) -> str:
-    return deepdiff_path.removeprefix("root").replace("']['", ".").replace("['", "").replace("']", "").strip(".")

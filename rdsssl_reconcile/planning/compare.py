@@ -215,8 +215,13 @@ def _source(path: JsonPath) -> str:
     return "the plan"
 
 
-def describe(difference: Difference, in_file: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
-    """One line: ``pgm-a: the file says policy: restart never; the spec now says restart allowed``."""
+def describe(
+    difference: Difference, in_file: Mapping[str, Any], plan: Mapping[str, Any], *, reviewed: str = "the file"
+) -> str:
+    """One line: ``pgm-a: the file says policy: restart never; the spec now says restart allowed``.
+
+    ``reviewed`` names what the reviewer read: the saved file, or the plan shown before the prompt.
+    """
     path = difference.path
     prefix, local, document = "", path, in_file
     if len(path) >= 2 and path[0] == "instances" and isinstance(path[1], int):
@@ -249,11 +254,11 @@ def describe(difference: Difference, in_file: Mapping[str, Any], plan: Mapping[s
     label = path_label(local, document)
     source = _source(path)
     if difference.in_file is MISSING:
-        return f"{prefix}the file has no {label}; {source} now says {render_value(difference.in_plan)}"
+        return f"{prefix}{reviewed} has no {label}; {source} now says {render_value(difference.in_plan)}"
     if difference.in_plan is MISSING:
-        return f"{prefix}the file says {label}: {render_value(difference.in_file)}; {source} now has no such field"
+        return f"{prefix}{reviewed} says {label}: {render_value(difference.in_file)}; {source} now has no such field"
     return (
-        f"{prefix}the file says {label}: {render_value(difference.in_file)}; "
+        f"{prefix}{reviewed} says {label}: {render_value(difference.in_file)}; "
         f"{source} now says {render_value(difference.in_plan)}"
     )
 
@@ -269,7 +274,9 @@ def _rank(path: JsonPath) -> tuple[int, ...]:
     return (first,)
 
 
-def explain(found: Sequence[Difference], in_file: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
+def explain(
+    found: Sequence[Difference], in_file: Mapping[str, Any], plan: Mapping[str, Any], *, reviewed: str = "the file"
+) -> list[str]:
     """The differences as lines: causes first, digests only when nothing more readable differs.
 
     When an instance's spec or live state moved, what follows from it (its changes, request, restart)
@@ -287,7 +294,7 @@ def explain(found: Sequence[Difference], in_file: Mapping[str, Any], plan: Mappi
             if str(path[2]) not in consequences[path[1]]:
                 consequences[path[1]].append(str(path[2]))
             continue
-        line = describe(difference, in_file, plan)
+        line = describe(difference, in_file, plan, reviewed=reviewed)
         if line not in lines:
             lines.append(line)
     instances = in_file.get("instances")
@@ -298,6 +305,23 @@ def explain(found: Sequence[Difference], in_file: Mapping[str, Any], plan: Mappi
         at = own[-1] + 1 if own else len(lines)
         lines.insert(at, f"{name}: so its plan now differs in {', '.join(visible(f) for f in fields)}")
     return lines
+
+
+def instance_moves(planned: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What moved for one instance between the plan shown to the reviewer and a fresh one (plan JSON).
+
+    Apply asks this right before each request: the live state or the spec (the causes) and what apply
+    would decide (status, changes, request, restart, policy), in the same plain words as a stale saved
+    plan. Empty when the fresh plan decides exactly what was shown.
+    """
+    found = [
+        Difference(("instances", 0, *d.path), d.in_file, d.in_plan) for d in decision_differences(planned, current)
+    ]
+    found += [
+        Difference(("instances", 0, *d.path), d.in_file, d.in_plan)
+        for d in differences(planned.get("live", MISSING), current.get("live", MISSING), ("live",))
+    ]
+    return explain(found, {"instances": [planned]}, {"instances": [current]}, reviewed="the plan shown")
 
 
 def _is_cause(path: JsonPath) -> bool:
