@@ -21,6 +21,7 @@ from rdsssl_reconcile.apply.executor import ApplySettings, Executor, describe_dr
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
+    FiniteFloatRange,
     clock_from,
     endpoint_option,
     now_option,
@@ -116,7 +117,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 )
 @click.option(
     "--instance-timeout",
-    type=click.FloatRange(1, 24 * 3600),
+    type=FiniteFloatRange(1, 24 * 3600),
     default=1200,
     show_default=True,
     metavar="SECONDS",
@@ -124,7 +125,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 )
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(0.01, 60),
+    type=FiniteFloatRange(0.01, 60),
     default=2.0,
     show_default=True,
     metavar="SECONDS",

@@ -2,8 +2,8 @@
 
 Order of precedence (first match wins):
 
-1. ``--endpoint URL`` on the command line;
-2. the ``RDSSSL_ENDPOINT`` environment variable;
+1. ``--endpoint URL`` on the command line (``--endpoint ""`` is an error, not "not given");
+2. the ``RDSSSL_ENDPOINT`` environment variable (set but empty or blank counts as unset);
 3. a ``_target.yaml`` file in the spec directory (the demo specs use it to select the embedded emulator);
 4. Alibaba Cloud, with each region's public endpoint.
 
@@ -160,11 +160,15 @@ def resolve_target(
 ) -> Target:
     """Decide the target without calling anything (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
-    if endpoint_option:
+    if endpoint_option is not None:
+        # Given but empty (`--endpoint ""`, an unset shell variable) is a mistake, never "not given":
+        # falling through would quietly talk to the next target, ultimately Alibaba Cloud.
         return Target(
             kind="emulator", endpoint=normalize_endpoint(endpoint_option, source="--endpoint"), source="--endpoint"
         )
-    if env.get(ENDPOINT_ENV):
+    if env.get(ENDPOINT_ENV, "").strip():
+        # An empty (or blank) RDSSSL_ENDPOINT counts as unset, as shells and CI templates leave
+        # `RDSSSL_ENDPOINT=` behind for "no emulator"; documented in the README and docs/emulator.md.
         return Target(
             kind="emulator", endpoint=normalize_endpoint(env[ENDPOINT_ENV], source=ENDPOINT_ENV), source=ENDPOINT_ENV
         )
