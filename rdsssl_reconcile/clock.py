@@ -11,7 +11,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-
 #: The earliest and latest ``--now``: a certificate issued at either still has representable X.509 times
 #: (``not_valid_before`` is back-dated 5 minutes and cannot precede 1950; ``not_valid_after`` may be up to
 #: :data:`MAX_VALIDITY_DAYS` later and cannot pass 9999-12-31). Beyond them ``datetime`` arithmetic

@@ -16,7 +16,6 @@ from rdsssl_reconcile.errors import UserError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 class FiniteFloatRange(click.FloatRange):
     """A bounded float that also refuses NaN and the infinities.
 
@@ -27,7 +26,7 @@ class FiniteFloatRange(click.FloatRange):
 
     name = "finite float"
 
-    def __init__(self, min: float, max: float) -> None:  # noqa: A002 - click's own parameter names
+    def __init__(self, min: float, max: float) -> None:
         super().__init__(min=min, max=max)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -38,6 +37,7 @@ class FiniteFloatRange(click.FloatRange):
 
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+
 
 def _check_endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--endpoint ""`` is a mistake (an unset shell variable), not "no endpoint": refuse it at once."""
@@ -70,7 +70,6 @@ timeout_option = click.option(
     metavar="SECONDS",
     help="Timeout of each API call (failed calls are retried with backoff).",
 )
-
 
 
 def _check_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

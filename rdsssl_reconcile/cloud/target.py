@@ -98,6 +98,9 @@ def _find_target_file(spec_paths: Sequence[Path]) -> Path | None:
         candidate = directory / TARGET_FILE
         if candidate.is_file():
             return candidate
+        if candidate.is_symlink() or candidate.exists():
+            # Ignoring it would quietly send the commands to the next target (ultimately Alibaba Cloud).
+            raise TargetError(f"{candidate}: not a regular file (a directory, FIFO, device or broken link?)")
     return None
 
 
