@@ -36,6 +36,7 @@ from rdsssl_reconcile.pki.summary import (
 )
 from rdsssl_reconcile.planning.rules import RESTART_SECONDS
 from rdsssl_reconcile.spec import schema as spec_schema
+from rdsssl_reconcile.spec.keyscan import holds_private_key
 from rdsssl_reconcile.spec.model import (
     AliyunCertificate,
     CertificateMaterial,
@@ -263,17 +264,19 @@ MAX_MATERIAL_BYTES = 4 * 1024 * 1024
 
 
 def _echo(value: str) -> str:
-    """``value`` as error messages may show it: quoted, cut, never PEM."""
+    """``value`` as error messages may show it: quoted, cut, never PEM, never a key (armoured or not)."""
     if "-----BEGIN" in value:
         return f"<PEM text, {len(value)} characters, not shown>"
+    if holds_private_key(value):
+        return f"<text holding a private key, {len(value)} characters, not shown>"
     if len(value) > _ECHO_LIMIT:
         return f"{value[:_ECHO_LIMIT]!r}... {len(value)} characters"
     return repr(value)
 
 
 def _holds_private_key(text: str) -> bool:
-    """``-----BEGIN [RSA |EC |ENCRYPTED |OPENSSH ]PRIVATE KEY-----`` anywhere in ``text``."""
-    return "PRIVATE KEY-----" in text
+    """An armoured private key anywhere in ``text``, or the bare base64 body of a DER one (keyscan)."""
+    return holds_private_key(text)
 
 
 def _private_key_strings(value: Any, path: PathKey) -> Iterator[PathKey]:

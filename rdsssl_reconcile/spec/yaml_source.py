@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from rdsssl_reconcile.spec.keyscan import holds_private_key
+
 PathKey = tuple[str | int, ...]
 
 
@@ -116,7 +118,7 @@ class _Converter:
                     (line, f"{format_path(path)}: keys must be strings, got {type(key).__name__} {key!r}")
                 )
                 continue
-            if "-----BEGIN" in key or len(key) > 200:
+            if "-----BEGIN" in key or len(key) > 200 or holds_private_key(key):
                 # Never echoed, and never part of a key path that other messages would print.
                 self.document.problems.append(
                     (line, f"{format_path(path)}: a key holds PEM text or is {len(key)} characters long (not shown)")
