@@ -49,10 +49,8 @@ def _is_der_key_body(run: str) -> bool:
         der = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         return False
-    der = _first_der_value(der)
-    if der is None:
-        return False
-    return _loads_as_private_key(der)
+    value = _first_der_value(der)
+    return value is not None and _loads_as_private_key(value)
 
 
 def _first_der_value(data: bytes) -> bytes | None:
