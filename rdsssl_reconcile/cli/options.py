@@ -82,8 +82,9 @@ def _check_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
     try:
         clock_from(value, allow_empty=False)
     except UserError as exc:
-        where = "(from RDSSSL_NOW) " if from_env else ""
-        raise click.BadParameter(where + str(exc).removeprefix("--now: "), ctx, param) from None
+        if from_env:
+            raise UserError(f"--now (from RDSSSL_NOW): {str(exc).removeprefix('--now: ')}") from None
+        raise
     return value
 
 
