@@ -302,7 +302,7 @@ def shared_tmp() -> Iterator[Path]:
     """A scratch tree the unprivileged child can reach (pytest's own tmp dirs are 0700, owned by us)."""
     with tempfile.TemporaryDirectory(prefix="rdsssl-bad-input-") as name:
         path = Path(name)
-        path.chmod(0o755)  # noqa: S103 - nobody must be able to enter it; nothing secret is written here
+        path.chmod(0o755)  # nobody must be able to enter it; nothing secret is written here
         yield path
         for directory, _, _ in os.walk(path):
             os.chmod(directory, 0o700)  # so that the cleanup can enter what the test locked
