@@ -13,7 +13,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,23 +29,12 @@ from rdsssl_reconcile.clock import EARLIEST_NOW, LATEST_NOW, MAX_VALIDITY_DAYS
 from rdsssl_reconcile.cloud.target import resolve_target
 from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
 from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
+from tests.support.unprivileged import Result, run_unprivileged, shared_directory
 
 pytestmark = pytest.mark.e2e
 
 INSTANCE = "pgm-bad-input"
 ENDPOINT = f"{INSTANCE}.pg.rds.aliyuncs.com"
-NOBODY = 65534
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
 
 
 @dataclass
@@ -297,57 +285,13 @@ def test_a_target_file_that_is_not_a_regular_file_is_refused(world: World, monke
 # -- rows that need a user who cannot read what root can: a forked child that drops to uid/gid 65534
 
 
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A scratch tree the unprivileged child can reach (pytest's own tmp dirs are 0700, owned by us)."""
-    with tempfile.TemporaryDirectory(prefix="rdsssl-bad-input-") as name:
-        path = Path(name)
-        path.chmod(0o755)  # nobody must be able to enter it; nothing secret is written here
-        yield path
-        for directory, _, _ in os.walk(path):
-            os.chmod(directory, 0o700)  # so that the cleanup can enter what the test locked
-
-
-def run_unprivileged(args: list[str], cwd: Path) -> Result:
-    """Run the CLI in a forked child as ``nobody`` when we are root (else as ourselves).
-
-    A fork rather than a new interpreter: the interpreter may live where nobody cannot read (a pyenv in
-    /root). The modules a command needs are imported here first, for the same reason.
-    """
-    import rdsssl_reconcile.cli.plan_cmd
-    import rdsssl_reconcile.cli.runner  # noqa: F401 - imported before the fork, see above
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through its exit code and the files
-            code = 99
-            try:
-                if os.geteuid() == 0:
-                    os.setgroups([])
-                    os.setgid(NOBODY)
-                    os.setuid(NOBODY)
-                os.chdir(cwd)
-                sys.stdout = io.TextIOWrapper(os.fdopen(os.dup(out.fileno()), "wb"), encoding="utf-8")
-                sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(err.fileno()), "wb"), encoding="utf-8")
-                code = run(args)
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        out.seek(0)
-        err.seek(0)
-        return Result(
-            code=os.waitstatus_to_exitcode(status), out=out.read().decode("utf-8"), err=err.read().decode("utf-8")
-        )
-
-
-def test_an_unreadable_subdirectory_is_an_error(shared_tmp: Path) -> None:
-    specs = shared_tmp / "specs"
-    write(specs / "spec.yaml", ALIYUN_SPEC)
-    write(specs / "locked" / "hidden.yaml", ALIYUN_SPEC.replace(INSTANCE, "pgm-hidden"))
-    (specs / "locked").chmod(0)
-    result = run_unprivileged(["validate", "specs"], cwd=shared_tmp)
+def test_an_unreadable_subdirectory_is_an_error() -> None:
+    with shared_directory() as shared:
+        specs = shared / "specs"
+        write(specs / "spec.yaml", ALIYUN_SPEC)
+        write(specs / "locked" / "hidden.yaml", ALIYUN_SPEC.replace(INSTANCE, "pgm-hidden"))
+        (specs / "locked").chmod(0)
+        result = run_unprivileged(["validate", "specs"], cwd=shared)
     assert_refused(result, "specs/locked", "cannot read the directory", "Permission denied")
     assert "Valid" not in result.out
 
@@ -387,14 +331,15 @@ def test_plan_out_unwritable_is_refused_before_any_cloud_call(
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # and the device was left alone
 
 
-def test_plan_out_in_a_read_only_place_is_refused_before_any_cloud_call(world: World, shared_tmp: Path) -> None:
-    write(shared_tmp / "specs" / "spec.yaml", ALIYUN_SPEC)
-    read_only = shared_tmp / "read-only"
-    read_only.mkdir(mode=0o555)
-    read_only.chmod(0o555)
-    result = run_unprivileged(["plan", "--out", "read-only/plan.json", "specs"], cwd=shared_tmp)
-    assert_refused(result, "--out 'read-only/plan.json'", "cannot write in", "Permission denied", world=world)
-    assert list(read_only.iterdir()) == []
+def test_plan_out_in_a_read_only_place_is_refused_before_any_cloud_call(world: World) -> None:
+    with shared_directory() as shared:
+        write(shared / "specs" / "spec.yaml", ALIYUN_SPEC)
+        read_only = shared / "read-only"
+        read_only.mkdir()
+        read_only.chmod(0o555)
+        result = run_unprivileged(["plan", "--out", "read-only/plan.json", "specs"], cwd=shared)
+        assert_refused(result, "--out 'read-only/plan.json'", "cannot write in", "Permission denied", world=world)
+        assert list(read_only.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------ keys without armour
