@@ -31,6 +31,8 @@ from rdsssl_reconcile.errors import TargetError
 from rdsssl_reconcile.spec.yaml_source import load_yaml_file
 
 TARGET_FILE = "_target.yaml"
+#: As ``emulator serve --restart-seconds``: longer only overflows the emulator's dates.
+MAX_RESTART_SECONDS = 7 * 24 * 3600
 ENDPOINT_ENV = "RDSSSL_ENDPOINT"
 
 TargetKind = Literal["alibaba-cloud", "emulator", "embedded-emulator"]
@@ -143,9 +145,10 @@ def _load_target_file(file: Path) -> Target:
             "expected fleet, state, restart_seconds"
         )
     restart = emulator.get("restart_seconds", 3)
-    if not isinstance(restart, int | float) or isinstance(restart, bool) or not 0 <= restart < float("inf"):
+    if not isinstance(restart, int | float) or isinstance(restart, bool) or not 0 <= restart <= MAX_RESTART_SECONDS:
         raise TargetError(
-            f"{where('emulator', 'restart_seconds')}: emulator.restart_seconds: expected a number >= 0, got {restart!r}"
+            f"{where('emulator', 'restart_seconds')}: emulator.restart_seconds: expected a number from 0 to "
+            f"{MAX_RESTART_SECONDS} (a week), got {restart!r}"
         )
     base = file.parent
     state = emulator.get("state")

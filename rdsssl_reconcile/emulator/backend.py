@@ -310,13 +310,18 @@ class RdsBackend:
     # ----------------------------------------------------------------- clock (admin)
 
     def advance_clock(self, seconds: float) -> datetime:
+        """Raises ValueError for a move that a state file could not hold (NaN, beyond a century)."""
         with self._lock:
+            if not math.isfinite(seconds) or abs(self.clock.offset_seconds + seconds) > MAX_CLOCK_OFFSET_SECONDS:
+                raise ValueError(f"advance_seconds must keep the clock within a century of real time (got {seconds!r})")
             now = self.clock.advance(seconds)
             self._changed()
             return now
 
     def set_clock(self, when: datetime) -> datetime:
         with self._lock:
+            if when.tzinfo is not None and abs((when - self.clock.now()).total_seconds()) > MAX_CLOCK_OFFSET_SECONDS:
+                raise ValueError(f"set must be within a century of real time (got {when.isoformat()})")
             now = self.clock.set(when)
             self._changed()
             return now
