@@ -161,3 +161,15 @@ def test_a_damaged_state_file_is_a_located_user_error(tmp_path, edit, where):
     assert "-----BEGIN" not in message
     assert state.read_bytes() == before  # a refused state is left as it was, for the user to inspect
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), 1e12, -1e12], ids=["nan", "far-future", "far-past"])
+def test_the_clock_cannot_be_moved_where_a_state_file_could_not_follow(tmp_path, seconds):
+    state = tmp_path / "emulator.json"
+    with run_emulator({"instances": [entry("pgm-c")]}, state_file=state) as emu:
+        before = emu.admin.now()
+        with pytest.raises(Exception, match="advance_seconds must keep the clock within a century"):
+            emu.admin.advance_clock(seconds)
+        assert abs((emu.admin.now() - before).total_seconds()) < 60
+    with run_emulator(state_file=state) as again:  # what was saved still loads
+        assert again.admin.instance("pgm-c")["id"] == "pgm-c"
