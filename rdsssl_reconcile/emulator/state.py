@@ -24,6 +24,8 @@ import math
 import os
 import tempfile
 import threading
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,7 @@ class NonceFile:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._finalizer: Callable[[], Any] = lambda: None
 
     def load(self) -> list[tuple[str, float]]:
         """The entries written so far. A last line without its newline (a write cut by SIGKILL) is dropped;
@@ -161,6 +164,8 @@ class NonceFile:
         with self._lock:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+                # No close hook runs when an in-process emulator stops: close with the object instead.
+                self._finalizer = weakref.finalize(self, os.close, self._fd)
             os.write(self._fd, line)
 
     def rewrite(self, entries: list[tuple[str, float]]) -> None:
@@ -178,15 +183,16 @@ class NonceFile:
                 with contextlib.suppress(OSError):
                     os.unlink(temp_name)
                 raise
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._close_locked()
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._fd is not None:
+            self._finalizer()  # closes the descriptor, once
+            self._fd = None
 
 
 def _fsync_directory(directory: Path) -> None:
