@@ -11,6 +11,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+#: The earliest and latest ``--now``: a certificate issued at either still has representable X.509 times
+#: (``not_valid_before`` is back-dated 5 minutes and cannot precede 1950; ``not_valid_after`` may be up to
+#: :data:`MAX_VALIDITY_DAYS` later and cannot pass 9999-12-31). Beyond them ``datetime`` arithmetic
+#: overflows, or the issuer refuses the dates.
+MAX_VALIDITY_DAYS = 3650
+EARLIEST_NOW = datetime(1950, 1, 1, 0, 10, tzinfo=UTC)
+LATEST_NOW = datetime(9999, 12, 31, tzinfo=UTC) - timedelta(days=MAX_VALIDITY_DAYS + 1)
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -40,4 +48,5 @@ class SystemClock:
 def parse_instant(text: str) -> datetime:
     """ISO 8601 (``2027-01-31T02:30:00Z``, ``2027-01-31``); naive values are UTC."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # An offset (+05:00) is converted, so bounds and arithmetic compare instants, not wall-clock readings.
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

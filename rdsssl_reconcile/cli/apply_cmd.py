@@ -24,6 +24,7 @@ from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
+    FiniteFloatRange,
     clock_from,
     endpoint_option,
     now_option,
@@ -212,7 +213,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 )
 @click.option(
     "--instance-timeout",
-    type=click.FloatRange(1, 24 * 3600),
+    type=FiniteFloatRange(1, 24 * 3600),
     default=1200,
     show_default=True,
     metavar="SECONDS",
@@ -220,7 +221,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 )
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(0.01, 60),
+    type=FiniteFloatRange(0.01, 60),
     default=2.0,
     show_default=True,
     metavar="SECONDS",

@@ -468,7 +468,7 @@ def _render_check(report: CertificateReport, inputs: dict[str, object]) -> None:
     multiple=True,
     help="Another endpoint the instance has (warn if not covered); repeat for each.",
 )
-@click.option("--renew-before-days", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option("--renew-before-days", type=click.IntRange(min=0, max=_MAX_DAYS), default=30, show_default=True)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check(
     cert_file: Path,

@@ -17,6 +17,7 @@ from types import FrameType
 
 import click
 
+from rdsssl_reconcile.cli.options import FiniteFloatRange
 from rdsssl_reconcile.emulator.app import EmulatorApp
 from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_SECRET, default_keys
 from rdsssl_reconcile.emulator.server import EmulatorServer
@@ -38,10 +39,16 @@ def emulator() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Persist state here after every accepted change; if the file exists it wins over --fleet.",
 )
-@click.option("--restart-seconds", type=click.FloatRange(min=0), help="How long a modify keeps an instance busy [180].")
+@click.option(
+    "--restart-seconds",
+    type=FiniteFloatRange(0, 7 * 24 * 3600),
+    help="How long a modify keeps an instance busy [180].",
+)
 @click.option("--access-key-id", help="Access key id to accept [emulator-access-key-id].")
 @click.option("--access-key-secret", help="Access key secret to accept [emulator-access-key-secret].")
-@click.option("--seed", default=0, type=int, show_default=True, help="Seed of the fault-injection RNG.")
+@click.option(
+    "--seed", default=0, type=click.IntRange(0, 2**63 - 1), show_default=True, help="Seed of the fault-injection RNG."
+)
 @click.option("--quiet", is_flag=True, help="Do not log a line per request on stderr.")
 def serve(
     host: str,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,42 @@ from rdsssl_reconcile.cli.options import (
     resolve_now,
     timeout_option,
 )
+from rdsssl_reconcile.errors import UserError
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.textsafe import visible
+
+
+def check_writable_out(out: Path) -> None:
+    """Prove that ``plan --out FILE`` can be written, without creating anything that stays behind.
+
+    ``write_plan`` creates missing parent directories and then a temporary file beside FILE, renamed over
+    it. So: FILE, if it exists, must be a regular file (renaming over a device or a FIFO would replace it);
+    the nearest existing ancestor must be a directory; and a probe file must be creatable there (this
+    catches permissions, read-only file systems and root's exceptions alike, which ``os.access`` does not).
+    """
+    shown = f"--out {str(out)!r}"
+    try:
+        info = out.lstat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot use this path: {exc.strerror or type(exc).__name__}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{shown}: is a directory; expected the path of a file to save the plan in")
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        raise UserError(f"{shown}: exists and is not a regular file (a device or FIFO?); expected a file path")
+    ancestor = out.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{shown}: cannot create the directory for it: {ancestor} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=ancestor)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"{shown}: cannot write in {ancestor}: {reason}; expected a writable place") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
 
 
 def _spec_paths(paths: tuple[Path, ...]) -> list[Path]:
@@ -102,6 +139,8 @@ def plan(
     from rdsssl_reconcile.cli.runner import build_plan, echo_plan
 
     spec_paths = _spec_paths(paths)
+    if out is not None:
+        check_writable_out(out)  # before any cloud call: a plan that cannot be saved is not worth reading
     result = build_plan(spec_paths, endpoint=endpoint, parallelism=parallelism, timeout=timeout, now=resolve_now(now))
     echo_plan(result.plan, output_format)
     if out is not None:

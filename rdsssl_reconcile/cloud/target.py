@@ -2,8 +2,8 @@
 
 Order of precedence (first match wins):
 
-1. ``--endpoint URL`` on the command line;
-2. the ``RDSSSL_ENDPOINT`` environment variable;
+1. ``--endpoint URL`` on the command line (``--endpoint ""`` is an error, not "not given");
+2. the ``RDSSSL_ENDPOINT`` environment variable (set but empty or blank counts as unset);
 3. a ``_target.yaml`` file in the spec directory (the demo specs use it to select the embedded emulator);
 4. Alibaba Cloud, with each region's public endpoint.
 
@@ -31,6 +31,8 @@ from rdsssl_reconcile.errors import TargetError
 from rdsssl_reconcile.spec.yaml_source import load_yaml_file
 
 TARGET_FILE = "_target.yaml"
+#: As ``emulator serve --restart-seconds``: longer only overflows the emulator's dates.
+MAX_RESTART_SECONDS = 7 * 24 * 3600
 ENDPOINT_ENV = "RDSSSL_ENDPOINT"
 
 TargetKind = Literal["alibaba-cloud", "emulator", "embedded-emulator"]
@@ -98,6 +100,9 @@ def _find_target_file(spec_paths: Sequence[Path]) -> Path | None:
         candidate = directory / TARGET_FILE
         if candidate.is_file():
             return candidate
+        if candidate.is_symlink() or candidate.exists():
+            # Ignoring it would quietly send the commands to the next target (ultimately Alibaba Cloud).
+            raise TargetError(f"{candidate}: not a regular file (a directory, FIFO, device or broken link?)")
     return None
 
 
@@ -140,9 +145,10 @@ def _load_target_file(file: Path) -> Target:
             "expected fleet, state, restart_seconds"
         )
     restart = emulator.get("restart_seconds", 3)
-    if not isinstance(restart, int | float) or isinstance(restart, bool) or not 0 <= restart < float("inf"):
+    if not isinstance(restart, int | float) or isinstance(restart, bool) or not 0 <= restart <= MAX_RESTART_SECONDS:
         raise TargetError(
-            f"{where('emulator', 'restart_seconds')}: emulator.restart_seconds: expected a number >= 0, got {restart!r}"
+            f"{where('emulator', 'restart_seconds')}: emulator.restart_seconds: expected a number from 0 to "
+            f"{MAX_RESTART_SECONDS} (a week), got {restart!r}"
         )
     base = file.parent
     state = emulator.get("state")
@@ -160,11 +166,15 @@ def resolve_target(
 ) -> Target:
     """Decide the target without calling anything (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
-    if endpoint_option:
+    if endpoint_option is not None:
+        # Given but empty (`--endpoint ""`, an unset shell variable) is a mistake, never "not given":
+        # falling through would quietly talk to the next target, ultimately Alibaba Cloud.
         return Target(
             kind="emulator", endpoint=normalize_endpoint(endpoint_option, source="--endpoint"), source="--endpoint"
         )
-    if env.get(ENDPOINT_ENV):
+    if env.get(ENDPOINT_ENV, "").strip():
+        # An empty (or blank) RDSSSL_ENDPOINT counts as unset, as shells and CI templates leave
+        # `RDSSSL_ENDPOINT=` behind for "no emulator"; documented in the README and docs/emulator.md.
         return Target(
             kind="emulator", endpoint=normalize_endpoint(env[ENDPOINT_ENV], source=ENDPOINT_ENV), source=ENDPOINT_ENV
         )

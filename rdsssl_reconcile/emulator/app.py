@@ -28,12 +28,12 @@ from .calllog import CallLog, CallRecord, loggable_params, safe_value
 from .clock import BusinessClock
 from .errors import ServiceError
 from .faults import OUTCOME_BY_KIND, FaultInjector, FaultKind
-from .fleet import load_fleet_file, parse_fleet
+from .fleet import FleetError, load_fleet_file, parse_fleet
 from .models import Instance, Outcome
 from .responses import RdsResponses, RequestContext, encode, error_body
 from .router import is_admin_path, route
 from .settings import EmulatorSettings
-from .state import StateFile
+from .state import NonceFile, StateFile
 
 log = logging.getLogger("rdsssl_reconcile.emulator")
 
@@ -126,15 +126,34 @@ class EmulatorApp:
         elif fleet is not None:
             initial = parse_fleet(fleet, source="(fleet dict)", now=clock.now(), base_dir=Path.cwd())
         state = StateFile(Path(state_file)) if state_file is not None else None
-        if state is not None and state.exists():
+        if state is not None:
+            for stale in state.remove_stale_temporaries():
+                log.info("removed %s, left by a save that was interrupted", stale.name)
+        restored = state is not None and state.exists()
+        if state is not None and restored:
             backend.restore(state.load(), source=str(state.path))
         else:
             backend.reset(initial)
+        app = cls(backend=backend, keys=keys, seed=seed, initial_instances=initial, state_file=state)
         if state is not None:
-            backend.set_on_change(state.save)
-            if not state.exists():
-                state.save(backend.serialised_snapshot())
-        return cls(backend=backend, keys=keys, seed=seed, initial_instances=initial, state_file=state)
+            app._persist_gateway(state, restored=restored)
+        return app
+
+    def _persist_gateway(self, state: StateFile, *, restored: bool) -> None:
+        """Keep fault rules in the state file and used nonces beside it (``NAME.nonces``), so that a request
+        replayed after a restart is refused and a fault that struck does not strike again."""
+        if restored:
+            problems = self.faults.restore(self.backend.restored_extra.get("faults"))
+            if problems:
+                raise FleetError(str(state.path), ["damaged state file: " + p for p in problems])
+        nonces = NonceFile(state.nonce_path)
+        self.auth.nonces.load(nonces.load() if restored else [], now=time.time())
+        self.auth.nonces.attach(nonces)
+        self.backend.set_extra_state(lambda: {"faults": self.faults.snapshot()})
+        self.faults.on_change = self.backend.touch
+        self.backend.set_on_change(state.save)
+        if not restored:
+            state.save(self.backend.serialised_snapshot())
 
     # ----------------------------------------------------------------- admin-facing operations
 

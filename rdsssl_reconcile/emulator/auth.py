@@ -23,9 +23,10 @@ import hmac
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import parse_qsl, quote
 
 from .errors import ServiceError
@@ -62,26 +63,74 @@ def canonical_query(raw_query: str) -> str:
     return "&".join(f"{k}={quote(v, safe='~')}" for k, v in pairs)
 
 
-class NonceCache:
-    """Used nonces, each until a given expiry; bounded by time (and a hard cap) so memory stays flat."""
+class NonceJournal(Protocol):
+    """Where used nonces are made durable (``state.NonceFile``), so a replay is refused across restarts."""
 
-    def __init__(self, *, limit: int = 1_000_000) -> None:
+    def append(self, nonce: str, expires_at: float) -> None: ...
+
+    def rewrite(self, entries: list[tuple[str, float]]) -> None: ...
+
+
+class NonceCache:
+    """Used nonces, each until a given expiry; bounded by time (and a hard cap) so memory stays flat.
+
+    With a journal, every nonce is written to it before :meth:`use` returns (so before the request is
+    handled and answered), and the journal is rewritten with only the live nonces when it has grown to
+    more than twice their number, so it stays as small as the memory it mirrors.
+    """
+
+    def __init__(self, *, limit: int = 1_000_000, journal: NonceJournal | None = None) -> None:
         self.limit = limit
         self._seen: dict[str, float] = {}
         self._order: deque[tuple[float, str]] = deque()  # (expires at, nonce), in the order of use
         self._lock = threading.Lock()
+        self._journal = journal
+        self._journal_lines = 0
 
     def use(self, nonce: str, now: float, *, keep_for: float) -> bool:
         """Record ``nonce`` for ``keep_for`` seconds; False when it is still remembered."""
         with self._lock:
-            while self._order and (self._order[0][0] <= now or len(self._order) > self.limit):
-                _, old = self._order.popleft()
-                self._seen.pop(old, None)
+            self._expire(now)
             if nonce in self._seen:
                 return False
-            self._seen[nonce] = now + keep_for
-            self._order.append((now + keep_for, nonce))
+            self._remember(nonce, now + keep_for)
+            if self._journal is not None:
+                if self._journal_lines > max(1024, 2 * len(self._order)):
+                    self._journal.rewrite(list(self.entries_locked()))
+                    self._journal_lines = len(self._order)
+                else:
+                    self._journal.append(nonce, now + keep_for)
+                    self._journal_lines += 1
             return True
+
+    def _expire(self, now: float) -> None:
+        while self._order and (self._order[0][0] <= now or len(self._order) > self.limit):
+            _, old = self._order.popleft()
+            self._seen.pop(old, None)
+
+    def _remember(self, nonce: str, expires_at: float) -> None:
+        self._seen[nonce] = expires_at
+        self._order.append((expires_at, nonce))
+
+    def entries_locked(self) -> Iterator[tuple[str, float]]:
+        return ((nonce, expires) for expires, nonce in self._order)
+
+    def load(self, entries: Iterable[tuple[str, float]], now: float) -> int:
+        """Remember ``entries`` (from a journal) that have not expired; returns how many were kept."""
+        with self._lock:
+            for nonce, expires_at in sorted(entries, key=lambda e: e[1]):
+                if expires_at > now and nonce not in self._seen:
+                    self._remember(nonce, expires_at)
+            self._expire(now)
+            self._journal_lines = len(self._order)
+            return len(self._order)
+
+    def attach(self, journal: NonceJournal) -> None:
+        """Journal from now on, starting from a compact copy of what is remembered."""
+        with self._lock:
+            self._journal = journal
+            journal.rewrite(list(self.entries_locked()))
+            self._journal_lines = len(self._order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +153,7 @@ class Authenticator:
         self._keys = {k.access_key_id: k for k in keys}
         self.max_skew_seconds = max_skew_seconds
         self.nonce_ttl_seconds = nonce_ttl_seconds
-        self._nonces = NonceCache()
+        self.nonces = NonceCache()
         self._wall_clock = wall_clock
 
     @property
@@ -166,6 +215,6 @@ class Authenticator:
         # Remembered at least as long as a request carrying it can still pass the date check: its date
         # may be up to max_skew ahead of now, and stays acceptable for max_skew after that.
         keep_for = max(self.nonce_ttl_seconds, 2 * self.max_skew_seconds)
-        if not self._nonces.use(nonce, now, keep_for=keep_for):
+        if not self.nonces.use(nonce, now, keep_for=keep_for):
             raise ServiceError.of("SignatureNonceUsed")
         return Authenticated(access_key_id=key.access_key_id, is_sts=key.security_token is not None)

@@ -18,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from rdsssl_reconcile.errors import PemError
 from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
 from rdsssl_reconcile.pki.pem import PrivateKey, load_certificate, load_private_key
 
@@ -161,6 +163,10 @@ class RdsBackend:
         # instance id -> (the frozen Instance it was made from, its JSON text); used under the save lock
         # only. A save re-serialises just the instances that changed: ~10x faster on a 10,000-instance fleet.
         self._entry_cache: dict[str, tuple[Instance, str]] = {}
+        #: Gateway state saved alongside (fault rules): called under the backend lock by every capture.
+        self._extra_state: Callable[[], dict[str, Any]] | None = None
+        #: What the last :meth:`restore` found beside the backend's own keys, for the gateway to load.
+        self.restored_extra: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- configuration
 
@@ -186,6 +192,16 @@ class RdsBackend:
         with self._lock:
             self._on_change = on_change
             self._saved_seq = self._change_seq
+
+    def set_extra_state(self, provider: Callable[[], dict[str, Any]] | None) -> None:
+        """Save ``provider()``'s keys in every snapshot too (the gateway's fault rules)."""
+        with self._lock:
+            self._extra_state = provider
+
+    def touch(self) -> None:
+        """Something outside the backend that is saved with it (fault rules) changed: save it next time."""
+        with self._lock:
+            self._changed()
 
     # ----------------------------------------------------------------- fleet management (admin)
 
@@ -294,13 +310,18 @@ class RdsBackend:
     # ----------------------------------------------------------------- clock (admin)
 
     def advance_clock(self, seconds: float) -> datetime:
+        """Raises ValueError for a move that a state file could not hold (NaN, beyond a century)."""
         with self._lock:
+            if not math.isfinite(seconds) or abs(self.clock.offset_seconds + seconds) > MAX_CLOCK_OFFSET_SECONDS:
+                raise ValueError(f"advance_seconds must keep the clock within a century of real time (got {seconds!r})")
             now = self.clock.advance(seconds)
             self._changed()
             return now
 
     def set_clock(self, when: datetime) -> datetime:
         with self._lock:
+            if when.tzinfo is not None and abs((when - self.clock.now()).total_seconds()) > MAX_CLOCK_OFFSET_SECONDS:
+                raise ValueError(f"set must be within a century of real time (got {when.isoformat()})")
             now = self.clock.set(when)
             self._changed()
             return now
@@ -647,6 +668,7 @@ class RdsBackend:
             ca=self._ca,
             instances=tuple(self._instances.values()),
             modifications=tuple(self._modifications),
+            extra=self._extra_state() if self._extra_state is not None else {},
         )
 
     def serialised_snapshot(self) -> str:
@@ -683,38 +705,190 @@ class RdsBackend:
                 "modifications": [
                     {**m.to_dict(), "planned_outcome": m.planned_outcome.value} for m in captured.modifications
                 ],
+                **captured.extra,
             }
         )
         return f'{head[:-1]},"instances":[{",".join(texts)}]}}'
 
     def restore(self, data: dict[str, Any], *, source: str) -> None:
-        """Load a :meth:`serialised_snapshot`, parsed (a ``--state`` file). Raises :class:`FleetError` when it is unusable."""
+        """Load a :meth:`serialised_snapshot`, parsed (a ``--state`` file).
+
+        Every value is checked before anything is replaced, and a problem names its key path and what was
+        expected (a state file is edited by hand in tests, and damaged by disks): raises :class:`FleetError`.
+        Keys the backend does not own (``faults``) are left in :attr:`restored_extra` for the gateway.
+        """
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT or data.get("version") != STATE_VERSION:
             raise FleetError(
                 source, [f"not an emulator state file (expected format {STATE_FORMAT!r} v{STATE_VERSION})"]
             )
-        try:
-            ca = CertificateAuthority(
-                certificate=load_certificate(data["ca"]["cert"]), private_key=load_private_key(data["ca"]["key"]).key
-            )
-            records = data["instances"]
-            now = self.clock.now()
-            entries = parse_entries([r["entry"] for r in records], source=source, now=now, path=("instances",))
-            instances = []
-            for instance, record in zip(entries, records, strict=True):
-                pending = _pending_from_dict(record.get("pending"), instance, source=source, now=now)
+        state = _StateReader(source)
+        offset = state.offset(data.get("clock_offset_seconds", 0.0))
+        ca = state.ca(data.get("ca"))
+        now = self.clock.now()
+        records = data.get("instances")
+        instances: list[Instance] = []
+        if not isinstance(records, list) or not all(isinstance(r, dict) and "entry" in r for r in records):
+            state.problem("instances", "expected a list of {entry: {...}, pending: ...}")
+        else:
+            try:
+                entries = parse_entries([r["entry"] for r in records], source=source, now=now, path=("instances",))
+            except FleetError as exc:
+                state.problems.extend(exc.problems)
+                entries = ()
+            for index, (instance, record) in enumerate(zip(entries, records, strict=False)):
+                pending = state.pending(record.get("pending"), instance, index, now=now)
                 instances.append(replace(instance, pending=pending))
-            modifications = [_modification_from_dict(m) for m in data.get("modifications", [])]
-            offset = float(data.get("clock_offset_seconds", 0.0))
-        except FleetError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FleetError(source, [f"damaged state file ({type(exc).__name__})"]) from None
+        modifications = state.modifications(data.get("modifications", []))
+        state.raise_if_any()
+        assert ca is not None
+        assert offset is not None
         with self._lock:
             self._ca = ca
             self.reset(instances, clock_offset_seconds=offset)
             self._modifications.extend(modifications)
             self._modification_index.update({m.request_id: n for n, m in enumerate(self._modifications)})
+            self.restored_extra = {k: v for k, v in data.items() if k in EXTRA_STATE_KEYS}
+
+
+#: Keys of a state file that belong to the gateway, not the backend.
+EXTRA_STATE_KEYS = ("faults",)
+#: The business clock may be moved a century either way; further, dates stop being representable.
+MAX_CLOCK_OFFSET_SECONDS = 100 * 366 * 86400.0
+
+
+class _StateReader:
+    """Checks the parts of a state file, collecting located problems (``key.path: expected ..., got ...``)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise FleetError(self.source, ["damaged state file: " + p for p in self.problems])
+
+    def offset(self, value: Any) -> float | None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or abs(value) > MAX_CLOCK_OFFSET_SECONDS
+        ):
+            self.problem(
+                "clock_offset_seconds",
+                f"expected a finite number of seconds within ±{MAX_CLOCK_OFFSET_SECONDS:.0f}, got {value!r}",
+            )
+            return None
+        return float(value)
+
+    def ca(self, value: Any) -> CertificateAuthority | None:
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("cert"), str)
+            or not isinstance(value.get("key"), str)
+        ):
+            self.problem("ca", "expected {cert: PEM, key: PEM} (the emulated CA)")
+            return None
+        try:
+            certificate = load_certificate(value["cert"])
+        except (PemError, ValueError):
+            self.problem("ca.cert", "expected a PEM certificate")
+            return None
+        try:
+            key = load_private_key(value["key"]).key
+        except (PemError, ValueError):
+            self.problem("ca.key", "expected an unencrypted PEM private key (not shown)")
+            return None
+        return CertificateAuthority(certificate=certificate, private_key=key)
+
+    def when(self, raw: Any, where: str) -> datetime | None:
+        if isinstance(raw, str):
+            try:
+                value = datetime.fromisoformat(raw)
+            except ValueError:
+                pass
+            else:
+                if value.tzinfo is not None:
+                    return value
+        self.problem(where, f"expected an ISO 8601 time with a UTC offset, got {_shown(raw)}")
+        return None
+
+    def pending(self, raw: Any, instance: Instance, index: int, *, now: datetime) -> PendingModify | None:
+        where = f"instances[{index}].pending"
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.problem(where, f"expected null or a mapping, got {_shown(raw)}")
+            return None
+        try:
+            target = parse_ssl_state(raw.get("target"), endpoints=instance.endpoints, source=self.source, now=now)
+        except FleetError as exc:
+            self.problems.extend(f"{where}.target: {p}" for p in exc.problems)
+            return None
+        accepted = self.when(raw.get("accepted_at"), f"{where}.accepted_at")
+        busy = self.when(raw.get("busy_until"), f"{where}.busy_until")
+        outcome = self.outcome(raw.get("outcome"), f"{where}.outcome")
+        request_id = raw.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            self.problem(f"{where}.request_id", f"expected a request id, got {_shown(request_id)}")
+            return None
+        if accepted is None or busy is None or outcome is None:
+            return None
+        return PendingModify(
+            request_id=request_id, accepted_at=accepted, busy_until=busy, target=target, outcome=outcome
+        )
+
+    def outcome(self, raw: Any, where: str) -> Outcome | None:
+        try:
+            return Outcome(raw)
+        except ValueError:
+            self.problem(where, f"expected one of {', '.join(o.value for o in Outcome)}, got {_shown(raw)}")
+            return None
+
+    def modifications(self, raw: Any) -> list[Modification]:
+        if not isinstance(raw, list):
+            self.problem("modifications", f"expected a list, got {_shown(raw)}")
+            return []
+        found: list[Modification] = []
+        for index, item in enumerate(raw):
+            where = f"modifications[{index}]"
+            if not isinstance(item, dict):
+                self.problem(where, f"expected a mapping, got {_shown(item)}")
+                continue
+            accepted = self.when(item.get("accepted_at"), f"{where}.accepted_at")
+            busy = self.when(item.get("busy_until"), f"{where}.busy_until")
+            finished_raw = item.get("finished_at")
+            finished = None if finished_raw is None else self.when(finished_raw, f"{where}.finished_at")
+            planned = self.outcome(item.get("planned_outcome"), f"{where}.planned_outcome")
+            texts = {key: item.get(key) for key in ("instance_id", "request_id", "outcome")}
+            bad = [key for key, value in texts.items() if not isinstance(value, str)]
+            for key in bad:
+                self.problem(f"{where}.{key}", f"expected a string, got {_shown(texts[key])}")
+            if accepted is None or busy is None or planned is None or bad or (finished_raw and finished is None):
+                continue
+            found.append(
+                Modification(
+                    instance_id=str(texts["instance_id"]),
+                    request_id=str(texts["request_id"]),
+                    accepted_at=accepted,
+                    busy_until=busy,
+                    planned_outcome=planned,
+                    finished_at=finished,
+                    outcome=str(texts["outcome"]),
+                )
+            )
+        return found
+
+
+def _shown(value: Any) -> str:
+    """A value as a problem may quote it: short, and never PEM."""
+    if isinstance(value, str) and "-----BEGIN" in value:
+        return "<PEM text, not shown>"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:60]}..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -725,6 +899,7 @@ class _Captured:
     ca: CertificateAuthority
     instances: tuple[Instance, ...]
     modifications: tuple[Modification, ...]
+    extra: dict[str, Any]
 
 
 def _compact(value: Any) -> str:
@@ -741,29 +916,3 @@ def _pending_to_dict(pending: PendingModify | None) -> dict[str, Any] | None:
         "outcome": pending.outcome.value,
         "target": ssl_to_entry(pending.target, secrets=True),
     }
-
-
-def _pending_from_dict(raw: Any, instance: Instance, *, source: str, now: datetime) -> PendingModify | None:
-    if raw is None:
-        return None
-    target = parse_ssl_state(raw["target"], endpoints=instance.endpoints, source=source, now=now)
-    return PendingModify(
-        request_id=str(raw["request_id"]),
-        accepted_at=datetime.fromisoformat(raw["accepted_at"]),
-        busy_until=datetime.fromisoformat(raw["busy_until"]),
-        target=target,
-        outcome=Outcome(raw["outcome"]),
-    )
-
-
-def _modification_from_dict(raw: dict[str, Any]) -> Modification:
-    finished = raw.get("finished_at")
-    return Modification(
-        instance_id=str(raw["instance_id"]),
-        request_id=str(raw["request_id"]),
-        accepted_at=datetime.fromisoformat(raw["accepted_at"]),
-        busy_until=datetime.fromisoformat(raw["busy_until"]),
-        planned_outcome=Outcome(raw["planned_outcome"]),
-        finished_at=datetime.fromisoformat(finished) if finished else None,
-        outcome=str(raw["outcome"]),
-    )

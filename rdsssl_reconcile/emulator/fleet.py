@@ -13,6 +13,7 @@ Cloud certificates named in a fleet without PEM (``ssl: {enabled: true, ca_type:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -153,8 +154,13 @@ class _Reader:
                 self.problem((*path, key), "is required")
             return default
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.problem((*path, key), f"expected a string, got {type(value).__name__}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, str | int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            shown = repr(value) if isinstance(value, float) or type(value).__name__ == "NonFiniteNumber" else None
+            self.problem((*path, key), f"expected a string, got {shown or type(value).__name__}")
             return default
         text = str(value)
         if not text and not allow_empty:
@@ -444,18 +450,25 @@ def parse_fleet(
 
 def load_fleet_file(file: Path, *, now: datetime) -> tuple[Instance, ...]:
     """Load ``file`` (YAML, or JSON for big generated fleets: ``.json`` parses much faster)."""
+    # The project's one YAML reader: safe loading, duplicate keys refused, a line for every key path; and
+    # its file reader, which refuses a FIFO or a device instead of blocking on it or reading forever.
+    from rdsssl_reconcile.spec.yaml_source import load_yaml_text, read_regular_text
+
+    from .state import NonFiniteNumber
+
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FleetError(str(file), [f"cannot read the file: {exc.strerror or exc}"]) from None
+        text = read_regular_text(file, limit=1024 * 1024 * 1024)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise FleetError(str(file), [f"cannot read the file: {reason}"]) from None
     if file.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=NonFiniteNumber)
         except json.JSONDecodeError as exc:
             raise FleetError(str(file), [f"line {exc.lineno}: not valid JSON: {exc.msg}"]) from None
+        except RecursionError:
+            raise FleetError(str(file), ["nested too deeply; expected a fleet document"]) from None
         return parse_fleet(data, source=str(file), now=now, base_dir=file.parent)
-    # The project's one YAML reader: safe loading, duplicate keys refused, a line for every key path.
-    from rdsssl_reconcile.spec.yaml_source import load_yaml_text
 
     document = load_yaml_text(text, file)
     if document.problems:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from rdsssl_reconcile.pki.summary import (
 )
 from rdsssl_reconcile.planning.rules import RESTART_SECONDS
 from rdsssl_reconcile.spec import schema as spec_schema
+from rdsssl_reconcile.spec.keyscan import holds_private_key
 from rdsssl_reconcile.spec.model import (
     AliyunCertificate,
     CertificateMaterial,
@@ -114,26 +116,30 @@ def discover_spec_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     """Every ``*.yaml``/``*.yml`` under ``paths``; names starting with ``.`` or ``_`` are skipped.
 
     The skip rule keeps tool files beside the specs (``_target.yaml``, ``_emulator-fleet.yaml``,
-    ``.state/``) out of the spec set. Returns the files and any problems (missing paths).
+    ``.state/``) out of the spec set. Nothing else is skipped silently, because a spec that is quietly
+    left out is an instance that is quietly not managed: a directory that cannot be listed, a spec name
+    that is not a regular file (a FIFO, a socket, a device, also behind a symbolic link such as one to
+    ``/dev/zero``) and a link to nothing are problems naming the path. Symbolic links to directories are
+    followed (once each: a link loop is reported). Returns the files and the problems.
     """
     files: list[Path] = []
     problems: list[str] = []
     for path in paths:
-        if path.is_file():
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            message = "a symbolic link to a missing file" if path.is_symlink() else "no such file or directory"
+            problems.append(f"{path}: {message}")
+            continue
+        except OSError as exc:
+            problems.append(f"{path}: cannot read it: {exc.strerror or type(exc).__name__}")
+            continue
+        if stat.S_ISREG(mode):
             files.append(path)
-        elif path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                relative = candidate.relative_to(path)
-                if any(part.startswith((".", "_")) for part in relative.parts):
-                    continue
-                if candidate.suffix.lower() in SPEC_SUFFIXES and candidate.is_file():
-                    files.append(candidate)
-                elif candidate.suffix.lower() in SPEC_SUFFIXES and candidate.is_symlink():
-                    problems.append(f"{candidate}: a symbolic link to a missing file")
-        elif path.exists():
-            problems.append(f"{path}: not a regular file or directory")
+        elif stat.S_ISDIR(mode):
+            _walk(path, files, problems, visited=set())
         else:
-            problems.append(f"{path}: no such file or directory")
+            problems.append(f"{path}: {_kind(mode)}, not a regular file or directory")
     # The same file named twice (`specs specs/a.yaml`) is one file, not a set of duplicate instances.
     unique: dict[Path, Path] = {}
     for file in files:
@@ -142,6 +148,65 @@ def discover_spec_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     if not files and not problems:
         problems.append(f"no spec files (*.yaml, *.yml) found in {', '.join(str(p) for p in paths)}")
     return files, problems
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "a special file"
+
+
+def _walk(directory: Path, files: list[Path], problems: list[str], *, visited: set[tuple[int, int]]) -> None:
+    """Depth first, in name order (the order ``sorted(rglob('*'))`` gave), collecting spec files."""
+    try:
+        identity = directory.stat()
+        key = (identity.st_dev, identity.st_ino)
+        if key in visited:
+            problems.append(
+                f"{directory}: a directory already read through another path (a symbolic link loop, or the same specs twice); remove the link"
+            )
+            return
+        visited.add(key)
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(
+            f"{directory}: cannot read the directory: {exc.strerror or type(exc).__name__}; "
+            "expected a readable directory of specs (an unread directory would be skipped silently)"
+        )
+        return
+    for entry in entries:
+        if entry.name.startswith((".", "_")):
+            continue
+        candidate = Path(entry.path)
+        is_spec_name = candidate.suffix.lower() in SPEC_SUFFIXES
+        try:
+            mode = entry.stat(follow_symlinks=True).st_mode
+        except FileNotFoundError:
+            if is_spec_name:
+                problems.append(f"{candidate}: a symbolic link to a missing file")
+            continue
+        except OSError as exc:
+            problems.append(f"{candidate}: cannot read it: {exc.strerror or type(exc).__name__}")
+            continue
+        if stat.S_ISDIR(mode):
+            _walk(candidate, files, problems, visited=visited)
+        elif not is_spec_name:
+            continue  # certificates, notes, READMEs: not specs, whatever they are
+        elif stat.S_ISREG(mode):
+            files.append(candidate)
+        else:
+            behind = ""
+            if entry.is_symlink():
+                behind = f" (a symbolic link to {_echo(os.readlink(candidate))})"
+            problems.append(f"{candidate}{behind}: {_kind(mode)}, not a regular file; expected a YAML spec file")
 
 
 class _Problems:
@@ -199,17 +264,19 @@ MAX_MATERIAL_BYTES = 4 * 1024 * 1024
 
 
 def _echo(value: str) -> str:
-    """``value`` as error messages may show it: quoted, cut, never PEM."""
+    """``value`` as error messages may show it: quoted, cut, never PEM, never a key (armoured or not)."""
     if "-----BEGIN" in value:
         return f"<PEM text, {len(value)} characters, not shown>"
+    if holds_private_key(value):
+        return f"<text holding a private key, {len(value)} characters, not shown>"
     if len(value) > _ECHO_LIMIT:
         return f"{value[:_ECHO_LIMIT]!r}... {len(value)} characters"
     return repr(value)
 
 
 def _holds_private_key(text: str) -> bool:
-    """``-----BEGIN [RSA |EC |ENCRYPTED |OPENSSH ]PRIVATE KEY-----`` anywhere in ``text``."""
-    return "PRIVATE KEY-----" in text
+    """An armoured private key anywhere in ``text``, or the bare base64 body of a DER one (keyscan)."""
+    return holds_private_key(text)
 
 
 def _private_key_strings(value: Any, path: PathKey) -> Iterator[PathKey]:

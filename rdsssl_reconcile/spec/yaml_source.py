@@ -8,12 +8,17 @@ reconciler that quietly ignores half of a reviewed change is worse than one that
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rdsssl_reconcile.spec.keyscan import holds_private_key
 
 PathKey = tuple[str | int, ...]
 
@@ -113,7 +118,7 @@ class _Converter:
                     (line, f"{format_path(path)}: keys must be strings, got {type(key).__name__} {key!r}")
                 )
                 continue
-            if "-----BEGIN" in key or len(key) > 200:
+            if "-----BEGIN" in key or len(key) > 200 or holds_private_key(key):
                 # Never echoed, and never part of a key path that other messages would print.
                 self.document.problems.append(
                     (line, f"{format_path(path)}: a key holds PEM text or is {len(key)} characters long (not shown)")
@@ -153,11 +158,37 @@ class _Converter:
 def load_yaml_file(file: Path) -> YamlDocument:
     """Load one YAML file (a single document).
 
+    Only a regular file is read: a FIFO would block forever and ``/dev/zero`` would never end, so the
+    file is opened without blocking and checked before a byte is read (this also closes the gap between
+    discovery and reading, when the path could be swapped).
+
     Raises:
-        OSError: the file cannot be read (the caller reports it with the path).
+        OSError: the file cannot be read, or is not a regular file (the caller reports it with the path).
+        UnicodeDecodeError: the file is not UTF-8 text.
     """
-    text = file.read_text(encoding="utf-8")
-    return load_yaml_text(text, file)
+    return load_yaml_text(read_regular_text(file), file)
+
+
+#: A spec or target file is kilobytes; one far bigger is the wrong file.
+MAX_YAML_BYTES = 64 * 1024 * 1024
+
+
+def read_regular_text(file: Path, *, limit: int = MAX_YAML_BYTES) -> str:
+    """The UTF-8 text of ``file``, which must be a regular file of at most ``limit`` bytes."""
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, a socket or a device?)", str(file))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"{info.st_size:,} bytes, far more than a YAML spec", str(file))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"more than {limit:,} bytes, far more than a YAML spec", str(file))
+    return data.decode("utf-8")
 
 
 def load_yaml_text(text: str, file: Path) -> YamlDocument:

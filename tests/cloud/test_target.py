@@ -60,7 +60,11 @@ def test_embedded_emulator_paths_resolve_from_the_file(tmp_path: Path) -> None:
         ),
         (
             "target: embedded-emulator\nemulator:\n  fleet: f.yaml\n  restart_seconds: -1\n",
-            ":4: emulator.restart_seconds: expected a number >= 0, got -1",
+            ":4: emulator.restart_seconds: expected a number from 0 to 604800 (a week), got -1",
+        ),
+        (
+            "target: embedded-emulator\nemulator:\n  fleet: f.yaml\n  restart_seconds: 1.0e+300\n",
+            ":4: emulator.restart_seconds: expected a number from 0 to 604800 (a week), got 1e+300",
         ),
     ],
 )
@@ -77,7 +81,7 @@ def test_unreadable_target_file_and_odd_values_are_located_errors(tmp_path: Path
     with pytest.raises(TargetError, match="cannot read the file: not a UTF-8 text file"):
         resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
     write_target(tmp_path, "target: embedded-emulator\nemulator: {fleet: f.yaml, restart_seconds: .nan}\n")
-    with pytest.raises(TargetError, match="expected a number >= 0"):
+    with pytest.raises(TargetError, match="expected a number from 0 to 604800"):
         resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
     with pytest.raises(TargetError, match="expected an http"):
         resolve_target(endpoint_option="http://[::1", spec_paths=[tmp_path], environ={})

@@ -80,7 +80,9 @@ def test_sigkill_after_acknowledged_modify_loses_nothing(tmp_path, pki):
         first.admin.advance_clock(5)
         assert first.kill() == -9
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
-    assert not [p for p in state.parent.iterdir() if p.name != state.name]  # no temp files left behind
+    # No temp files left behind: only the state and its used nonces (both private).
+    assert sorted(p.name for p in state.parent.iterdir()) == [state.name, f"{state.name}.nonces"]
+    assert stat.S_IMODE((state.parent / f"{state.name}.nonces").stat().st_mode) == 0o600
 
     # A different fleet on restart: the existing state file wins.
     other = write_fleet(tmp_path / "other.yaml", entry("pgm-unrelated"))
@@ -169,7 +171,7 @@ def test_state_file_is_written_atomically_with_mode_0600(tmp_path):
         after = json.loads(state.read_text())
     assert before["instances"][0]["pending"] is None
     assert after["instances"][0]["pending"]["outcome"] == "success"
-    assert os.listdir(tmp_path) == ["emulator.json"]
+    assert sorted(os.listdir(tmp_path)) == ["emulator.json", "emulator.json.nonces"]
 
 
 def test_concurrent_changes_all_reach_the_state_file(tmp_path):

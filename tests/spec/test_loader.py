@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from rdsssl_reconcile.errors import SpecError
 from rdsssl_reconcile.spec.loader import discover_spec_files, load_specs
 from rdsssl_reconcile.spec.model import AliyunCertificate, CustomCertificate, RestartMode
+from tests.support.unprivileged import run_unprivileged, shared_directory
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -272,63 +271,14 @@ def test_missing_file_and_unset_env_var(tmp_path: Path) -> None:
     )
 
 
-#: The ``nobody`` user and group: what a test that needs an unprivileged user becomes when run as root.
-NOBODY = 65534
-
-
-def _unprivileged(call: Callable[[], list[str]]) -> list[str]:
-    """``call()`` as a user without root's right to read any file; as root, in a child dropped to nobody.
-
-    A forked child rather than a fresh interpreter: the interpreter may live where nobody cannot reach it
-    (a 0700 home such as /root/.pyenv), while the already-loaded one needs no file access. The child
-    drops its groups, gid and uid before calling, and reports the result (or its exception) on a pipe.
-    """
-    if os.geteuid() != 0:
-        return call()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its result travels through the pipe
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            payload = {"uid": os.geteuid(), "result": call()}
-        except BaseException as exc:  # everything the child hits must reach the parent
-            payload = {"error": f"{type(exc).__name__}: {exc}"}
-        with os.fdopen(write_end, "w", encoding="utf-8") as out:
-            out.write(json.dumps(payload))
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as received:
-        text = received.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, text
-    payload = json.loads(text)
-    assert "error" not in payload, payload["error"]
-    assert payload["uid"] == NOBODY
-    return list(payload["result"])
-
-
-@pytest.fixture
-def reachable_dir() -> Iterator[Path]:
-    """A temporary directory an unprivileged user can traverse (pytest's own base is 0700 when root)."""
-    with tempfile.TemporaryDirectory(prefix="rdsssl-test-") as name:
-        directory = Path(name)
-        directory.chmod(0o755)
-        yield directory
-
-
-def test_unreadable_file_is_reported(reachable_dir: Path) -> None:
-    readable = write(reachable_dir, "ok/a.yaml", "instances: []\n")
-    load_specs([readable], now=NOW)  # every import the loader needs, before privileges go
-    spec = write(reachable_dir, "a.yaml", "instances: []\n")
-    spec.chmod(0)
-    try:
-        (problem,) = _unprivileged(lambda: problems_of([spec]))
-        assert problem.startswith(f"{spec}: cannot read the file")
-    finally:
-        spec.chmod(0o644)
+def test_unreadable_file_is_reported() -> None:
+    # Run as nobody when the suite runs as root (as CI does), who could read the mode-0 file.
+    with shared_directory() as shared:
+        spec = write(shared, "a.yaml", "instances: []\n")
+        spec.chmod(0)
+        result = run_unprivileged(["validate", "."], cwd=shared)  # found by discovery, then read
+    assert result.code == 1, result.text
+    assert "a.yaml: cannot read the file: Permission denied" in result.err, result.err
 
 
 def test_invalid_yaml_has_line(tmp_path: Path) -> None:
