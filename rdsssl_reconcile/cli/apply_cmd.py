@@ -19,7 +19,7 @@ import click
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
-from rdsssl_reconcile.apply.executor import ApplySettings, Executor, export_files
+from rdsssl_reconcile.apply.executor import ApplySettings, Executor, Outcome, export_files
 from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
@@ -47,14 +47,12 @@ from rdsssl_reconcile.planning.compare import (
 )
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, PlanStatus
+from rdsssl_reconcile.planning.outcome import Verdict, apply_exit_code, assess_instance, declared_ssl
 from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
 from rdsssl_reconcile.textsafe import listing, visible
-
-#: Plan statuses that mean an instance could not be planned at all: an error for apply, as for plan.
-UNPLANNABLE = (PlanStatus.ERROR, PlanStatus.NOT_FOUND)
 
 
 def _check_declared(option: str, ids: tuple[str, ...], by_id: dict[str, Any]) -> None:
@@ -271,8 +269,9 @@ def apply(
     """Carry out the plan: one request per instance, restarts only where policy allows, proof at the end.
 
     PATHS are spec files or directories (default ./specs); a single PLANFILE from 'plan --out' applies
-    that saved plan instead. Exit 0: all applied or nothing to do; 1: error or refusal (nothing changed);
-    3: some instances deferred, failed, not converged or unknown; 130: interrupted.
+    that saved plan instead. Exit 0: every selected instance ends in sync; 1: error or refusal (nothing
+    changed), or a selected instance does not exist, cannot be read or can never satisfy its spec; 3: some
+    instances deferred, failed, not converged, unknown or not plannable now; 130: interrupted.
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
@@ -325,18 +324,25 @@ def apply(
                 targets=target_filter,
             )
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
+        # The exit-code rule of plan (planning/outcome.py), for the selected instances.
+        declared = declared_ssl(by_id.values())
+        verdicts = [assess_instance(item, declares_ssl=declared[item.id]) for item, _ in items]
         if saved is None:
             if output_format == "text":
                 click.echo(render_plan(plan, "text"), nl=False)
             if not any(item.status is PlanStatus.CHANGE for item, _ in items):
-                unplanned = [item.id for item, _ in items if item.status in UNPLANNABLE]
+                code = apply_exit_code(verdicts, done=())
+                left = [a for a in verdicts if a.verdict in (Verdict.ERROR, Verdict.NOT_NOW)]
                 message = "No changes. Nothing to apply."
-                if unplanned:
-                    message = f"No changes to apply, but {len(unplanned)} instance(s) could not be planned: {', '.join(unplanned)}."
-                click.echo(message, err=output_format == "json" or bool(unplanned))
+                if left:
+                    message = listing(
+                        f"No changes to apply, but {len(left)} instance(s) cannot be applied:",
+                        [f"{a.instance.id}: {a.why}" for a in left],
+                    )
+                click.echo(message, err=output_format == "json" or bool(left))
                 if output_format == "json":
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
-                return EXIT_ERROR if unplanned else EXIT_OK
+                return code
             _confirm(plan, auto_approve)
 
         if export_dir is not None:
@@ -370,8 +376,10 @@ def apply(
         finally:
             reporter.close()
         report = ApplyReport(results=tuple(results), target=connection.target.to_json(), interrupted=interrupted)
+        done = {r.id for r in results if r.outcome in (Outcome.APPLIED, Outcome.ALREADY_IN_SYNC)}
+        code = apply_exit_code(verdicts, done=done)
         if output_format == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
+            click.echo(json.dumps(report.to_json() | {"exit_code": code}, indent=2))
         else:
             click.echo(report.render_text(), nl=False)
         failures = audit.failures
@@ -383,7 +391,7 @@ def apply(
             )
         if interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_ERROR if failures and report.exit_code == EXIT_OK else report.exit_code
+        return EXIT_ERROR if failures and code == EXIT_OK else code
 
 
 def _announce_wait(instance_id: str, holder: Holder, path: Path) -> None:
