@@ -47,7 +47,13 @@ from rdsssl_reconcile.planning.compare import (
 )
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, PlanStatus
-from rdsssl_reconcile.planning.outcome import Verdict, apply_exit_code, assess_instance, declared_ssl
+from rdsssl_reconcile.planning.outcome import (
+    Assessment,
+    Verdict,
+    apply_exit_code,
+    assess_instance,
+    declared_ssl,
+)
 from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
@@ -332,14 +338,8 @@ def apply(
                 click.echo(render_plan(plan, "text"), nl=False)
             if not any(item.status is PlanStatus.CHANGE for item, _ in items):
                 code = apply_exit_code(verdicts, done=())
-                left = [a for a in verdicts if a.verdict in (Verdict.ERROR, Verdict.NOT_NOW)]
-                message = "No changes. Nothing to apply."
-                if left:
-                    message = listing(
-                        f"No changes to apply, but {len(left)} instance(s) cannot be applied:",
-                        [f"{a.instance.id}: {a.why}" for a in left],
-                    )
-                click.echo(message, err=output_format == "json" or bool(left))
+                left = _cannot_apply(verdicts, "No changes to apply, but ")
+                click.echo(left or "No changes. Nothing to apply.", err=output_format == "json" or bool(left))
                 if output_format == "json":
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
                 return code
@@ -382,6 +382,9 @@ def apply(
             click.echo(json.dumps(report.to_json() | {"exit_code": code}, indent=2))
         else:
             click.echo(report.render_text(), nl=False)
+        left = _cannot_apply(verdicts, "")
+        if left:
+            click.echo(left, err=True)
         failures = audit.failures
         if failures:
             click.echo(
@@ -392,6 +395,14 @@ def apply(
         if interrupted:
             return EXIT_INTERRUPTED
         return EXIT_ERROR if failures and code == EXIT_OK else code
+
+
+def _cannot_apply(verdicts: list[Assessment], lead: str) -> str | None:
+    """The instances apply cannot act on (README "Exit codes": 1 for errors, 3 for not now), or None."""
+    left = [a for a in verdicts if a.verdict in (Verdict.ERROR, Verdict.NOT_NOW)]
+    if not left:
+        return None
+    return listing(f"{lead} {len(left)} instance(s) cannot be applied:", [f"{a.instance.id}: {a.why}" for a in left])
 
 
 def _announce_wait(instance_id: str, holder: Holder, path: Path) -> None:
