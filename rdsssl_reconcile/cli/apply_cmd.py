@@ -402,7 +402,7 @@ def _cannot_apply(verdicts: list[Assessment], lead: str) -> str | None:
     left = [a for a in verdicts if a.verdict in (Verdict.ERROR, Verdict.NOT_NOW)]
     if not left:
         return None
-    return listing(f"{lead} {len(left)} instance(s) cannot be applied:", [f"{a.instance.id}: {a.why}" for a in left])
+    return listing(f"{lead}{len(left)} instance(s) cannot be applied:", [f"{a.instance.id}: {a.why}" for a in left])
 
 
 def _announce_wait(instance_id: str, holder: Holder, path: Path) -> None:
