@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from rdsssl_reconcile.live.model import InstanceFacts
 from rdsssl_reconcile.planning.eligibility import permanent_blockers
@@ -107,6 +108,16 @@ class Assessment:
 def declared_ssl(desired: Iterable[DesiredInstance]) -> dict[str, bool]:
     """Instance id -> whether its spec declares SSL on (the one spec fact a verdict needs)."""
     return {item.id: item.ssl.enabled for item in desired}
+
+
+def declared_ssl_of_saved(desired: Mapping[str, Any]) -> dict[str, bool]:
+    """The same, from a saved plan's ``desired`` section (``show PLANFILE`` has no specs to read)."""
+    declared = {}
+    for instance_id, item in desired.items():
+        ssl = item.get("ssl") if isinstance(item, dict) else None
+        # Only an explicit "enabled: false" counts as off: anything else is the strict reading.
+        declared[instance_id] = not (isinstance(ssl, dict) and ssl.get("enabled") is False)
+    return declared
 
 
 def _facts(item: InstancePlan) -> InstanceFacts | None:

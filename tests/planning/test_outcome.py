@@ -18,6 +18,7 @@ from rdsssl_reconcile.planning.outcome import (
     Verdict,
     apply_exit_code,
     assess_instance,
+    declared_ssl_of_saved,
     plan_exit_code,
     worst,
 )
@@ -175,3 +176,13 @@ def test_the_readme_table_is_this_table() -> None:
     for row, rule in zip(rows, EXIT_TABLE, strict=True):
         assert row[1] == rule.when
         assert row[2:6] == [str(rule.plan), str(rule.plan_detailed), str(rule.apply_done), str(rule.apply_left)]
+
+
+def test_what_a_saved_plan_declares() -> None:
+    desired = {"a": {"ssl": {"enabled": False}}, "b": {"ssl": {"enabled": True}}, "c": {}, "d": None}
+    assert declared_ssl_of_saved(desired) == {
+        "a": False,
+        "b": True,
+        "c": True,
+        "d": True,
+    }  # unknown: the strict reading
