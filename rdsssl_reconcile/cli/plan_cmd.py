@@ -23,7 +23,10 @@ from rdsssl_reconcile.errors import UserError
 from rdsssl_reconcile.planning.model import Plan
 from rdsssl_reconcile.render.markdown import DEFAULT_MAX_BYTES
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
-from rdsssl_reconcile.textsafe import visible
+from rdsssl_reconcile.textsafe import listing, visible
+
+#: Instances named in plan's closing error line before "and K more".
+MAX_NAMED = 10
 
 
 def check_writable_out(out: Path) -> None:
@@ -150,7 +153,7 @@ def plan(
 ) -> int:
     """Show what would change on each instance, and which changes restart it (and for how long)."""
     from rdsssl_reconcile.cli.runner import build_plan, echo_plan
-    from rdsssl_reconcile.planning.outcome import assess, declared_ssl, plan_exit_code
+    from rdsssl_reconcile.planning.outcome import Verdict, assess, declared_ssl, plan_exit_code
 
     spec_paths = _spec_paths(paths)
     if out is not None:
@@ -169,7 +172,18 @@ def plan(
             f"Saved the plan to {visible(str(out))}; apply it with: rdsssl-reconcile apply {visible(str(out))}",
             err=True,
         )
-    return plan_exit_code(assess(result.plan, declared), detailed=detailed_exitcode)
+    assessments = assess(result.plan, declared)
+    errors = [a for a in assessments if a.verdict is Verdict.ERROR]
+    if errors:
+        # The plan shows them among the others; a CI log must also say why the step fails.
+        shown = [f"{a.instance.id}: {a.why}" for a in errors[:MAX_NAMED]]
+        if len(errors) > MAX_NAMED:
+            shown.append(f"and {len(errors) - MAX_NAMED} more")
+        click.echo(
+            listing(f"Error: {len(errors)} instance(s) cannot be planned or can never satisfy their spec:", shown),
+            err=True,
+        )
+    return plan_exit_code(assessments, detailed=detailed_exitcode)
 
 
 def _echo_markdown(plan: Plan, declared: dict[str, bool], *, max_bytes: int, out: Path | None) -> None:

@@ -144,6 +144,12 @@ def test_the_issues_example_fails_the_gate(cli: Cli, cloud_env: RunningEmulator,
         result.out
     )
     assert "No instance restarts" not in result.out
+    # The CI log says why the step fails, whatever the format.
+    assert (
+        "Error: 2 instance(s) cannot be planned or can never satisfy their spec:\n"
+        "  - pgm-does-not-exist: not found\n"
+        "  - pgm-local: can never satisfy its spec: storage is local_ssd"
+    ) in result.err
     # Over a small budget the details go, the banners stay, and the note points at the saved plan.
     small = cli("plan", str(spec_dir), "--format", "markdown", "--out", str(out), "--max-bytes", "2000")
     assert small.code == 1, small.text
