@@ -386,7 +386,7 @@ class Executor:
                 detail=f"not submitted: {decision.reason}" if waited else decision.reason,
                 next_window=decision.next_window,
             )
-        parameters = build_parameters(desired, live)
+        parameters = build_parameters(desired, live, current.changes)
         assert item.request is not None
         if planned_request(parameters).digest != item.request.digest:
             return InstanceResult(

@@ -170,7 +170,9 @@ def converge(
         live = read_one(connection.client, ref, can_carry_ssl)
         item = plan_instance(desired, live, now=NOW)
         if item.status is PlanStatus.CHANGE:
-            connection.client.modify_ssl("cn-hangzhou", wire_parameters(build_parameters(desired, live), None))
+            connection.client.modify_ssl(
+                "cn-hangzhou", wire_parameters(build_parameters(desired, live, item.changes), None)
+            )
             emulator.admin.advance_clock(1)
         again = plan_instance(desired, read_one(connection.client, ref, can_carry_ssl), now=NOW)
     return again.status, again
