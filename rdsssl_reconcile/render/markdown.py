@@ -94,11 +94,11 @@ def render_markdown(plan: Plan) -> str:
     lines = ["### rdsssl-reconcile plan", ""]
     restarting = [i for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart]
     if restarting:
-        minutes = round(summary.restart_seconds / max(1, summary.restarts) / 60)
         names = ", ".join(_code(i.id) for i in restarting)
         lines += [
             "> [!WARNING]",
-            f"> **{len(restarting)} instance{'s' if len(restarting) != 1 else ''} will restart (~{minutes} min each):** {names}",
+            f"> **{len(restarting)} instance{'s' if len(restarting) != 1 else ''} will restart "
+            f"({summary.restart_estimate()}):** {names}",
             "",
         ]
     else:
