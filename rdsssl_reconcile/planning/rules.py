@@ -84,7 +84,7 @@ _FORCE_DOC = "Forcefully enable SSL connections"
 _CUSTOM = f'"{_CUSTOM_DOC}": configuring or modifying a custom certificate restarts the instance, about 3 minutes'
 _CLOUD = (
     f'"{_CLOUD_DOC}": enabling the cloud certificate or changing the endpoint it protects restarts the instance '
-    "(开启云端证书、更改云端证书保护的连接地址或关闭SSL链路加密, 将会重启); about 3 minutes as for the other certificate changes"
+    "(its duration as for the other certificate changes, about 3 minutes)"
 )
 _DISABLE = (
     f'"{_CUSTOM_DOC}": disabling SSL encryption restarts the instance, about 3 minutes; '

@@ -73,7 +73,9 @@ def _details(item: InstancePlan) -> list[str]:
     if item.restart.rule_ids:
         lines.append("Restart rules:")
         lines.extend(
-            f"- {rule(r).operation}: **{rule(r).restart.value}** ({rule(r).source})" for r in item.restart.rule_ids
+            f"- {rule(r).operation}: **{rule(r).restart.value}**, ~{max(1, round(rule(r).estimated_seconds / 60))} min "
+            f"({rule(r).source})"
+            for r in item.restart.rule_ids
         )
         lines.append("")
     if item.request:
