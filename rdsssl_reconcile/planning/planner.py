@@ -20,7 +20,11 @@ from rdsssl_reconcile.pki.authority import KeyType
 from rdsssl_reconcile.pki.hostname import uncovered
 from rdsssl_reconcile.pki.summary import CertSummary
 from rdsssl_reconcile.planning import eligibility
-from rdsssl_reconcile.planning.endpoints import certificate_endpoints_protected, cloud_endpoint_protected
+from rdsssl_reconcile.planning.endpoints import (
+    certificate_endpoints_protected,
+    cloud_endpoint_protected,
+    reported_names,
+)
 from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, Plan, PlanStatus, RestartAssessment
 from rdsssl_reconcile.planning.request import build_parameters, planned_request
 from rdsssl_reconcile.spec.model import (
@@ -167,7 +171,7 @@ def _certificate_changes(
         if turning_on:
             endpoint_rule = "enable-ssl-cloud-cert" if want_type == "aliyun" else "configure-custom-cert"
         changes.append(
-            FieldChange("ssl.endpoints", ", ".join(ssl.endpoints) or NONE, ", ".join(endpoints), endpoint_rule)
+            FieldChange("ssl.endpoints", ", ".join(reported_names(ssl)) or NONE, ", ".join(endpoints), endpoint_rule)
         )
 
     match certificate:
