@@ -110,28 +110,38 @@ def test_an_acl_only_change_keeps_the_cloud_certificate(
     assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0
 
 
-def test_a_custom_certificate_for_two_endpoints_is_sent_for_the_first_and_converges(
-    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path, pki: Pki
+@pytest.mark.parametrize("source", ["custom", "issuer"])
+def test_a_certificate_for_two_endpoints_is_sent_for_the_first_and_converges(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, tmp_path: Path, pki: Pki, source: str
 ) -> None:
     private, public = endpoint_of("pgm-b"), "pgm-bo.pg.rds.aliyuncs.com"
     cloud_env.admin.add_instances(
         [instance_entry("pgm-b", endpoints=[{"host": private, "type": "Private"}, {"host": public, "type": "Public"}])]
     )
-    issued = pki.server(private, public)
-    (tmp_path / "server.crt").write_text(issued.cert_pem())
-    (tmp_path / "server.key").write_text(issued.key_pem())
+    if source == "custom":
+        issued = pki.server(private, public)
+        (tmp_path / "server.crt").write_text(issued.cert_pem())
+        (tmp_path / "server.key").write_text(issued.key_pem())
+        certificate = (
+            f"{{source: custom, cert: {{file: {tmp_path / 'server.crt'}}}, key: {{file: {tmp_path / 'server.key'}}}}}"
+        )
+    else:
+        (tmp_path / "ca.crt").write_text(pki.ca.cert_pem())
+        (tmp_path / "ca.key").write_text(pki.ca.key_pem())
+        certificate = (
+            f"{{source: issuer, ca_cert: {{file: {tmp_path / 'ca.crt'}}}, ca_key: {{file: {tmp_path / 'ca.key'}}}}}"
+        )
     write_spec(
         spec_dir,
         "instances:\n"
         "  - id: pgm-b\n"
         "    region: cn-hangzhou\n"
-        f"    ssl: {{enabled: true, endpoints: [{private}, {public}],\n"
-        f"          certificate: {{source: custom, cert: {{file: {tmp_path / 'server.crt'}}}, "
-        f"key: {{file: {tmp_path / 'server.key'}}}}}}}\n",
+        f"    ssl: {{enabled: true, endpoints: [{private}, {public}], certificate: {certificate}}}\n",
     )
     (item,) = plan_json(cli, spec_dir)["instances"]
     params = {p["name"]: p["value"] for p in item["request"]["parameters"]}
     assert params["ConnectionString"] == private
+    assert params["CAType"] == "custom"
     applied = cli("apply", str(spec_dir), *FAST)
     assert applied.code == 0, applied.text
     calls = cloud_env.admin.calls(action="ModifyDBInstanceSSL", instance_id="pgm-b")
