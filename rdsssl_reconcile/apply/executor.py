@@ -9,8 +9,8 @@ For each instance with a planned change, in a worker thread:
    including the first. Already in the desired state (another run made the change): ``already_in_sync``,
    nothing is sent. Different from the reviewed plan item (live state, spec, changes, request): refused.
    Busy with a change: wait for it to end, then re-plan.
-4. **One request**: ``ModifyDBInstanceSSL`` with the whole desired configuration (so every pending field
-   costs one restart). Answers that prove the request was refused ("busy", throttling) are waited out
+4. **One request**: ``ModifyDBInstanceSSL`` with every pending field, and only the parameters they need
+   (so they cost one restart). Answers that prove the request was refused ("busy", throttling) are waited out
    (throttling honours ``retry_after``) and followed by step 3 again. Every attempt is audited: a
    ``sending`` record before it (no record, no send) and its outcome after it.
 5. **No second modify without proof**: after an ambiguous answer (client timeout, dropped connection,
@@ -387,7 +387,7 @@ class Executor:
                 detail=f"not submitted: {decision.reason}" if waited else decision.reason,
                 next_window=decision.next_window,
             )
-        parameters = build_parameters(desired, live)
+        parameters = build_parameters(desired, live, current.changes)
         assert item.request is not None
         if planned_request(parameters).digest != item.request.digest:
             return InstanceResult(

@@ -185,7 +185,8 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
         )
     restarting = [i.id for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart]
     warning = (
-        f" {len(restarting)} instance(s) will restart for about 3 minutes: {', '.join(map(visible, restarting))}."
+        f" {len(restarting)} instance(s) will restart ({plan.summary.restart_estimate()}): "
+        f"{', '.join(map(visible, restarting))}."
         if restarting
         else ""
     )

@@ -73,7 +73,9 @@ def _details(item: InstancePlan) -> list[str]:
     if item.restart.rule_ids:
         lines.append("Restart rules:")
         lines.extend(
-            f"- {rule(r).operation}: **{rule(r).restart.value}** ({rule(r).source})" for r in item.restart.rule_ids
+            f"- {rule(r).operation}: **{rule(r).restart.value}**, ~{max(1, round(rule(r).estimated_seconds / 60))} min "
+            f"({rule(r).source})"
+            for r in item.restart.rule_ids
         )
         lines.append("")
     if item.request:
@@ -94,11 +96,11 @@ def render_markdown(plan: Plan) -> str:
     lines = ["### rdsssl-reconcile plan", ""]
     restarting = [i for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart]
     if restarting:
-        minutes = round(summary.restart_seconds / max(1, summary.restarts) / 60)
         names = ", ".join(_code(i.id) for i in restarting)
         lines += [
             "> [!WARNING]",
-            f"> **{len(restarting)} instance{'s' if len(restarting) != 1 else ''} will restart (~{minutes} min each):** {names}",
+            f"> **{len(restarting)} instance{'s' if len(restarting) != 1 else ''} will restart "
+            f"({summary.restart_estimate()}):** {names}",
             "",
         ]
     else:

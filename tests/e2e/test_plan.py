@@ -114,7 +114,7 @@ def test_markdown_has_restart_banner_first(cli: Cli, cloud_env: RunningEmulator,
     write_spec(spec_dir, aliyun_spec("pgm-a"))
     result = cli("plan", str(spec_dir), "--format", "markdown")
     lines = result.out.splitlines()
-    assert lines[2:4] == ["> [!WARNING]", "> **1 instance will restart (~3 min each):** `pgm-a`"]
+    assert lines[2:4] == ["> [!WARNING]", "> **1 instance will restart (~3 min):** `pgm-a`"]
     assert "| `pgm-a` | change | **required (~3 min)** |" in result.out
     assert "<details><summary><code>pgm-a</code>" in result.out
 
