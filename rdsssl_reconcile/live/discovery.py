@@ -101,7 +101,7 @@ class RegionObservation:
         if self.single_reads:
             parts.append(f"read {self.single_reads} id{_s(self.single_reads)} one by one")
         if self.attribute_reads:
-            parts.append(f"confirmed {self.attribute_reads} with DescribeDBInstanceAttribute")
+            parts.append(f"read {self.attribute_reads} with DescribeDBInstanceAttribute")
         return "; ".join(parts) or None
 
     def note(self) -> str | None:
