@@ -456,6 +456,7 @@ def run_probe(
                 work.problems.append(f"DescribeDBInstanceNetInfo {instance_id}: {_error_text(exc)}")
                 hosts = ()
             endpoints.append(classify_connection_string(instance_id, connection_string, hosts, _cert_names(body)))
+    unknown = _unknown_instance(api, region)
     return ProbeReport(
         target=target,
         region=region,
@@ -467,7 +468,7 @@ def run_probe(
         endpoints=tuple(endpoints),
         empty_markers=tuple(empty_markers(bodies)),
         busy_statuses=busy,
-        unknown_instance=_unknown_instance(api, region),
+        unknown_instance=unknown,
         problems=tuple(work.problems),
     )
 

@@ -26,7 +26,13 @@ class FakeInstance:
     engine: str = "PostgreSQL"
     engine_version: str = "15.0"
     instance_type: str = "Primary"
+    status: str = "Running"
     ssl: dict[str, Any] = field(default_factory=lambda: {"SSLEnabled": "off"})
+    endpoints: list[str] = field(default_factory=list)
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.endpoints or [f"{self.id}.pg.rds.aliyuncs.com"]
 
     def item(self) -> dict[str, Any]:
         return {
@@ -38,7 +44,7 @@ class FakeInstance:
             "PayType": "Postpaid",
             "Category": "HighAvailability",
             "DBInstanceType": self.instance_type,
-            "DBInstanceStatus": "Running",
+            "DBInstanceStatus": self.status,
             "LockMode": "Unlock",
             "ConnectionString": f"{self.id}.pg.rds.aliyuncs.com",
         }
@@ -120,10 +126,11 @@ class FakeRds:
 
     def describe_net_info(self, region_id: str, instance_id: str) -> dict[str, Any]:
         self._record("DescribeDBInstanceNetInfo", id=instance_id)
-        if self._by_id(region_id, instance_id) is None:
+        instance = self._by_id(region_id, instance_id)
+        if instance is None:
             raise not_found("DescribeDBInstanceNetInfo", instance_id)
-        host = f"{instance_id}.pg.rds.aliyuncs.com"
-        return {"DBInstanceNetInfos": {"DBInstanceNetInfo": [{"ConnectionString": host, "IPType": "Private"}]}}
+        infos = [{"ConnectionString": host, "IPType": "Private"} for host in instance.hosts]
+        return {"DBInstanceNetInfos": {"DBInstanceNetInfo": infos}}
 
     def describe_ssl(self, region_id: str, instance_id: str) -> dict[str, Any]:
         self._record("DescribeDBInstanceSSL", id=instance_id)

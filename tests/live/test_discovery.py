@@ -38,9 +38,7 @@ def fleet(declared: int, *, others: int = 40) -> tuple[list[FakeInstance], list[
 
 @pytest.mark.parametrize("reading", READINGS)
 @pytest.mark.parametrize("declared", [3, SINGLE_READS + 3, 250, 1000])
-def test_every_reading_reads_every_instance_right_within_two_calls_each_plus_pages(
-    reading: str, declared: int
-) -> None:
+def test_every_reading_reads_every_instance_right_within_two_calls_each_plus_pages(reading: str, declared: int) -> None:
     instances, refs, missing = fleet(declared)
     cloud = FakeRds(instances, reading)
     result = read_fleet(cloud, refs, wants_ssl=can_carry_ssl, parallelism=4)
