@@ -91,7 +91,7 @@ class FakeRds:
         self._record("DescribeDBInstances", ids=tuple(instance_ids), engine=engine, page=page_number)
         matching = [i for i in self.instances if i.region == region_id and (engine is None or i.engine == engine)]
         ids = list(instance_ids)
-        if ids and not (self.reading == "ignored"):
+        if ids and self.reading != "ignored":
             if len(ids) > 1 and self.reading == "error":
                 raise PermanentCloudError(
                     "The specified parameter DBInstanceId is not valid.",

@@ -47,10 +47,13 @@ def test_every_reading_reads_every_instance_right_within_two_calls_each_plus_pag
     assert {i for i, o in outcomes.items() if o is ReadOutcome.NOT_FOUND} == missing
     assert all(o is ReadOutcome.FOUND for i, o in outcomes.items() if i not in missing), outcomes
     mysql = result.instances[f"pgm-d{declared - 1:04d}"]
-    assert mysql.facts is not None and mysql.facts.engine == "MySQL" and mysql.ssl is None
+    assert mysql.facts is not None
+    assert mysql.facts.engine == "MySQL"
+    assert mysql.ssl is None
     if declared > 2:
         replica = result.instances["pgm-d0001"]
-        assert replica.facts is not None and replica.facts.instance_type == "Readonly"
+        assert replica.facts is not None
+        assert replica.facts.instance_type == "Readonly"
         assert replica.ssl is not None  # read-only instances are read like primaries
 
     # not_found only ever from DescribeDBInstanceAttribute, asked for that one id.
@@ -112,7 +115,8 @@ def test_found_but_unreadable_is_an_error_never_not_found() -> None:
     cloud.describe_ssl = creating  # type: ignore[method-assign]
     live = read_fleet(cloud, [InstanceRef("pgm-a", "cn-hangzhou")], wants_ssl=can_carry_ssl).instances["pgm-a"]
     assert live.outcome is ReadOutcome.ERROR
-    assert live.error is not None and live.error.code == "InvalidDBInstanceId.NotFound"
+    assert live.error is not None
+    assert live.error.code == "InvalidDBInstanceId.NotFound"
 
 
 def test_a_failed_list_page_makes_the_unsettled_ids_errors_not_not_found() -> None:
@@ -129,7 +133,7 @@ def test_a_failed_list_page_makes_the_unsettled_ids_errors_not_not_found() -> No
     result = read_fleet(cloud, refs, wants_ssl=can_carry_ssl)
     outcomes = {i: live.outcome for i, live in result.instances.items()}
     assert ReadOutcome.NOT_FOUND not in outcomes.values()
-    assert {o for o in outcomes.values()} == {ReadOutcome.FOUND, ReadOutcome.ERROR}
+    assert set(outcomes.values()) == {ReadOutcome.FOUND, ReadOutcome.ERROR}
     assert all(outcomes[i] is ReadOutcome.ERROR for i in missing)
 
 

@@ -59,7 +59,8 @@ def test_multi_id_reading_is_named(reading: str, expected: str) -> None:
         "DescribeDBInstanceSSL",
         "DescribeDBInstanceNetInfo",
     }
-    assert report.only_describe and sum(report.calls.values()) == sum(cloud.calls.values())
+    assert report.only_describe
+    assert sum(report.calls.values()) == sum(cloud.calls.values())
 
 
 def test_a_single_instance_cannot_check_several_ids() -> None:
@@ -89,7 +90,8 @@ def test_connection_string_readings_with_the_certificate_as_evidence(
     key_body = "".join(key.splitlines()[1:-1])
     for output in (text, str(report.to_json())):
         assert "BEGIN" not in output
-        assert body[:40] not in output and key_body[:40] not in output
+        assert body[:40] not in output
+        assert key_body[:40] not in output
     fields = report.instances[0].ssl_fields
     assert fields["SSLExpireTime"] == "iso8601-utc (yyyy-MM-ddTHH:mm:ssZ)"
     assert fields["SSLCreateTime"] == 'dash "-"'
@@ -130,7 +132,8 @@ def test_text_output_escapes_what_the_api_says() -> None:
     hostile = FakeInstance("pgm-a", ssl={"SSLEnabled": "on", "ConnectionString": "x\x1b[2Ay", "ACL": "\x07"})
     report = run_probe(ReadOnlyView(FakeRds([hostile])), "cn-hangzhou", ["pgm-a"])
     text = render_probe(report)
-    assert "\x1b" not in text and "\x07" not in text
+    assert "\x1b" not in text
+    assert "\x07" not in text
     assert "\\x1b[2A" in text
 
 
