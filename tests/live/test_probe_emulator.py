@@ -44,7 +44,7 @@ def fleet(emulator: RunningEmulator) -> dict[str, Any]:
     now = datetime.now(UTC)
     ca = CertificateAuthority.create("probe e2e CA", now=now, key_type=KeyType.EC_P256)
     issued = ca.issue_server_certificate([A, B], now=now, key_type=KeyType.EC_P256)
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"id": "pgm-pr-a", "region": REGION},
         {"id": "pgm-pr-b", "region": REGION, "ssl": {"enabled": True, "ca_type": "aliyun"}},
         {
