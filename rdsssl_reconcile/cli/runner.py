@@ -20,7 +20,7 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.cloud.session import Connection, connect
 from rdsssl_reconcile.cloud.target import resolve_target
 from rdsssl_reconcile.errors import TransientCloudError
-from rdsssl_reconcile.live.reader import InstanceRef, read_live
+from rdsssl_reconcile.live.reader import InstanceRef, read_fleet
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, plan_to_json
 from rdsssl_reconcile.planning.planner import make_plan
@@ -59,10 +59,12 @@ def plan_specs(
     spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
 ) -> Plan:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
-    live = read_live(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    for note in read.notes():
+        click.echo(f"note: {visible(note)}", err=True)
     return make_plan(
         spec_set.instances,
-        live,
+        read.instances,
         now=now,
         target=connection.target.to_json(),
         spec_paths=tuple(str(p) for p in spec_paths),
