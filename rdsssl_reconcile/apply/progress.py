@@ -156,7 +156,7 @@ class _LineReporter:
             self._message_line(text, instance_id)
 
     def retry(self, error: TransientCloudError, attempt: int, delay: float) -> None:
-        """An API call is retried (the SDK layer's ``on_retry``); ``attempt`` counts from 0."""
+        """An API call is retried (the SDK layer's ``on_retry``): ``attempt`` calls have failed so far."""
         with self._lock:
             self._retry_line(error, attempt + 1, delay)
 
@@ -211,7 +211,7 @@ class _LineReporter:
 
 
 def retry_text(error: TransientCloudError, attempt: int, delay: float) -> str:
-    """``retrying DescribeDBInstances after ServiceUnavailable (attempt 2, in 1.0s)``: ``attempt`` from 1."""
+    """``retrying DescribeDBInstances after ServiceUnavailable (attempt 2, in 1.0s)``: the attempt about to be made."""
     return f"retrying {visible(error.action)} after {visible(error.code)} (attempt {attempt}, in {delay:.1f}s)"
 
 
@@ -251,7 +251,8 @@ class JsonReporter(_LineReporter):
     ``detail``, ``elapsed_seconds`` (in the current phase; for ``finished``, the instance's whole run),
     ``expected_seconds`` (the plan's restart estimate while restarting, else null), ``outcome`` (null but
     on ``finished``). ``message`` lines: ``time``, ``event``, ``instance`` (or null), ``message``.
-    ``retry`` lines: ``time``, ``event``, ``action``, ``code``, ``attempt`` (from 1), ``delay_seconds``,
+    ``retry`` lines: ``time``, ``event``, ``action``, ``code``, ``attempt`` (the attempt about to be made:
+    the first retry is 2), ``delay_seconds``,
     ``message``. ``error`` lines (the error that ends the command, exit 1): ``time``, ``event``,
     ``message``, and for an API error ``action``, ``code``, ``request_id``. Strings are exact; ``json.dumps`` writes control and non-ASCII characters as ``\\uXXXX``.
     """

@@ -213,7 +213,7 @@ INSTANCE_KEYS = {"time", "event", "instance", "phase", "detail", "elapsed_second
 def test_json_progress_parses_line_by_line_with_the_documented_fields() -> None:
     clock, stream = FakeClock(), io.StringIO()
     reporter = JsonReporter(stream, clock=clock, heartbeat=False)
-    reporter.retry(TransientCloudError("503", code="ServiceUnavailable", action="DescribeDBInstances"), 0, 1.25)
+    reporter.retry(TransientCloudError("503", code="ServiceUnavailable", action="DescribeDBInstances"), 1, 1.25)
     reporter.message("Interrupted.", instance_id=None)
     reporter.phase("pgm-x", "submitting", "ModifyDBInstanceSSL")
     clock.sleep(0.4)
@@ -235,9 +235,9 @@ def test_json_progress_parses_line_by_line_with_the_documented_fields() -> None:
         "event": "retry",
         "action": "DescribeDBInstances",
         "code": "ServiceUnavailable",
-        "attempt": 1,
+        "attempt": 2,
         "delay_seconds": 1.2,
-        "message": "retrying DescribeDBInstances after ServiceUnavailable (attempt 1, in 1.2s)",
+        "message": "retrying DescribeDBInstances after ServiceUnavailable (attempt 2, in 1.2s)",
     }
     assert records[1] == {
         "time": "2026-12-01T21:39:00Z",
