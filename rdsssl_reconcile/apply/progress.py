@@ -186,7 +186,10 @@ class _LineReporter:
             # Never longer than one interval: a phase that starts meanwhile is due one interval after it.
             if self._stopped.wait(min(max(wait, 0.0), self.interval)):
                 return
-            self.tick()
+            try:
+                self.tick()
+            except (OSError, ValueError):  # stderr closed or a broken pipe: nobody is reading heartbeats
+                return
 
     # -- formats (subclasses) ---------------------------------------------------------------------------------
 

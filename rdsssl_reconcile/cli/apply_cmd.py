@@ -195,7 +195,11 @@ def _errors_as_json(command: Callable[..., int]) -> Callable[..., int]:
         except (UserError, CloudError) as exc:
             lines.error(exc)
             return EXIT_ERROR
-        except KeyboardInterrupt:
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            lines.error(UserError(f"{where}{exc.strerror or type(exc).__name__}"))
+            return EXIT_ERROR
+        except (KeyboardInterrupt, click.Abort):
             lines.message("Interrupted.")
             return EXIT_INTERRUPTED
 

@@ -320,3 +320,16 @@ def test_live_table_has_no_colour_with_no_color(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("NO_COLOR", "1")
     assert LiveReporter().console.no_color  # the console the CLI gets honours NO_COLOR too
     assert LiveReporter(color=False).console.no_color
+
+
+def test_a_closed_stream_ends_the_timer_quietly() -> None:
+    stream = io.StringIO()
+    reporter = PlainReporter(stream, interval=0.02)
+    reporter.start(["pgm-x"])
+    reporter.phase("pgm-x", "restarting", "SSLModifying")
+    stream.close()  # stderr gone (a closed pipe): the next heartbeat cannot be written
+    thread = reporter._thread
+    assert thread is not None
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    reporter.close()
