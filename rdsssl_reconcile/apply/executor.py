@@ -119,7 +119,8 @@ class InstanceResult:
 class Reporter(Protocol):
     """Where progress goes: a live display on a terminal, timestamped lines otherwise."""
 
-    def phase(self, instance_id: str, phase: str, detail: str = "") -> None: ...
+    def phase(self, instance_id: str, phase: str, detail: str = "", *, expected_seconds: float | None = None) -> None:
+        """The instance entered (or is still in) ``phase``; ``expected_seconds``: how long it should take."""
 
     def message(self, text: str) -> None: ...
 
@@ -313,7 +314,7 @@ class Executor:
             )
         decision = decide(item, desired.policy, now=self.clock.now(), allow_restart=self.settings.allow_restart)
         if not decision.allowed:
-            self.reporter.phase(item.id, "deferred", decision.reason)
+            # No phase line: the finished line says "deferred" with the reason (once, not twice).
             return InstanceResult(
                 id=item.id, outcome=Outcome.DEFERRED, detail=decision.reason, next_window=decision.next_window
             )
@@ -637,7 +638,6 @@ class Executor:
         """Wait until the change has landed: the state read then, or the failure (or unknown) to report."""
         before_modify = _status_of(before)[1]
         seen_busy = [False]
-        started = self.clock.monotonic()
 
         def judge(live: LiveInstance) -> Judgement:
             if live.outcome is not ReadOutcome.FOUND:
@@ -658,9 +658,9 @@ class Executor:
             return Judgement(Verdict.CONTINUE, f"{status}, LastModifyStatus {modify}: the change has not started yet")
 
         def observe(live: LiveInstance, judgement: Judgement) -> None:
-            elapsed = self.clock.monotonic() - started
+            # The reporter shows the elapsed time against the plan's estimate (and beats between polls).
             estimate = item.restart.estimated_seconds
-            self.reporter.phase(item.id, "restarting", f"{judgement.explanation} ({mmss(elapsed)} / ~{mmss(estimate)})")
+            self.reporter.phase(item.id, "restarting", judgement.explanation, expected_seconds=estimate or None)
 
         outcome = self._poll(desired, judge, deadline, on_observation=observe)
         if outcome.verdict is Verdict.DONE and outcome.last is not None:

@@ -8,8 +8,10 @@ refused as a whole if anything it describes has moved since.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,8 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
 from rdsssl_reconcile.apply.executor import ApplySettings, Executor, export_files
 from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
+from rdsssl_reconcile.apply.progress import HEARTBEAT_SECONDS, JsonReporter, choose_mode, open_reporter
+from rdsssl_reconcile.apply.progress import MODES as PROGRESS_MODES
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
@@ -34,7 +38,7 @@ from rdsssl_reconcile.cli.options import (
 )
 from rdsssl_reconcile.cli.runner import plan_specs, render_plan, session
 from rdsssl_reconcile.cloud.session import Connection
-from rdsssl_reconcile.errors import PlanFileError, UserError
+from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
 from rdsssl_reconcile.planfile import generated_at, read_plan, saved_plan_document
 from rdsssl_reconcile.planning.compare import (
@@ -175,6 +179,33 @@ def _only(document: dict[str, Any], targets: set[str]) -> dict[str, Any]:
     return kept
 
 
+def _errors_as_json(command: Callable[..., int]) -> Callable[..., int]:
+    """With ``--progress json``, an error that ends the command is a JSON line too (stderr stays JSON).
+
+    Without it, errors reach :func:`rdsssl_reconcile.cli.run` and are printed as text, as for every command.
+    """
+
+    @functools.wraps(command)
+    def run_command(**options: Any) -> int:
+        if options["progress"] != "json":
+            return command(**options)
+        lines = JsonReporter(clock=clock_from(options["now"]), heartbeat=False)
+        try:
+            return command(**options)
+        except (UserError, CloudError) as exc:
+            lines.error(exc)
+            return EXIT_ERROR
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            lines.error(UserError(f"{where}{exc.strerror or type(exc).__name__}"))
+            return EXIT_ERROR
+        except (KeyboardInterrupt, click.Abort):
+            lines.message("Interrupted.")
+            return EXIT_INTERRUPTED
+
+    return run_command
+
+
 def _confirm(plan: Plan, auto_approve: bool) -> None:
     if auto_approve:
         return
@@ -249,8 +280,25 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     "(0: refuse at once).",
 )
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--progress",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr: live table, timestamped lines with a heartbeat, or JSON lines "
+    "(auto: live on a terminal, plain otherwise).",
+)
+@click.option(
+    "--heartbeat-interval",
+    type=FiniteFloatRange(0.1, 3600),
+    default=HEARTBEAT_SECONDS,
+    hidden=True,
+    metavar="SECONDS",
+    help="Seconds between heartbeat lines of an instance in progress (plain and json progress).",
+)
 @timeout_option
 @now_option
+@_errors_as_json
 def apply(
     paths: tuple[Path, ...],
     endpoint: str | None,
@@ -266,6 +314,8 @@ def apply(
     force_export: bool,
     lock_timeout: float,
     output_format: str,
+    progress: str,
+    heartbeat_interval: float,
     timeout: float,
     now: str | None,
 ) -> int:
@@ -277,7 +327,6 @@ def apply(
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
-    from rdsssl_reconcile.apply.progress import LiveReporter, PlainReporter
     from rdsssl_reconcile.apply.report import ApplyReport
 
     clock = clock_from(now)
@@ -292,9 +341,20 @@ def apply(
     run = {"command": "apply", "paths": [str(p) for p in paths], "plan_file": saved is not None}
     run |= {"targets": list(targets), "auto_approve": auto_approve, "max_restarts": max_restarts}
     audit = AuditLog.open(audit_log or default_audit_path(), run=run, time=clock.now())
+    # From the first cloud call on, every stderr line goes through the reporter (retries and lock waits
+    # included), so --progress json is JSON on every line; the live table itself starts after the prompt.
+    reporter = open_reporter(
+        choose_mode(progress, terminal=sys.stderr.isatty()), clock=clock, interval=heartbeat_interval
+    )
+
+    def on_wait(instance_id: str, holder: Holder, path: Path) -> None:
+        reporter.message(_wait_text(holder, path), instance_id=instance_id)
 
     with (
-        session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection),
+        session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now(), on_retry=reporter.retry) as (
+            spec_set,
+            connection,
+        ),
         ExitStack() as held,
     ):
         if saved is not None:
@@ -309,7 +369,7 @@ def apply(
                 lock_directory(connection.target.to_json()),
                 [i for i in by_id if target_filter is None or i in target_filter],
                 timeout=lock_timeout,
-                on_wait=_announce_wait,
+                on_wait=on_wait,
                 started=clock.now(),
             )
         )
@@ -334,7 +394,10 @@ def apply(
                 message = "No changes. Nothing to apply."
                 if unplanned:
                     message = f"No changes to apply, but {len(unplanned)} instance(s) could not be planned: {', '.join(unplanned)}."
-                click.echo(message, err=output_format == "json" or bool(unplanned))
+                if output_format == "json" or unplanned:
+                    reporter.message(message)
+                else:
+                    click.echo(message)
                 if output_format == "json":
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
                 return EXIT_ERROR if unplanned else EXIT_OK
@@ -357,7 +420,6 @@ def apply(
             export_dir=export_dir,
             force_export=force_export,
         )
-        reporter: Any = LiveReporter([i.id for i, _ in items]) if sys.stderr.isatty() else PlainReporter()
         executor = Executor(
             connection.client,
             clock=clock,
@@ -367,6 +429,7 @@ def apply(
             target=connection.target.to_json(),
         )
         try:
+            reporter.start([i.id for i, _ in items])
             results, interrupted = executor.run(items)
         finally:
             reporter.close()
@@ -377,21 +440,17 @@ def apply(
             click.echo(report.render_text(), nl=False)
         failures = audit.failures
         if failures:
-            click.echo(
-                f"Error: the audit log {visible(str(audit.path))} could not be written {len(failures)} time(s) "
-                f"(first: {visible(failures[0])}); the results above are complete.",
-                err=True,
+            reporter.message(
+                f"Error: the audit log {audit.path} could not be written {len(failures)} time(s) "
+                f"(first: {failures[0]}); the results above are complete."
             )
         if interrupted:
             return EXIT_INTERRUPTED
         return EXIT_ERROR if failures and report.exit_code == EXIT_OK else report.exit_code
 
 
-def _announce_wait(instance_id: str, holder: Holder, path: Path) -> None:
-    click.echo(
-        f"{instance_id}: waiting for another apply on this machine to finish ({holder.describe()}; lock file {path})",
-        err=True,
-    )
+def _wait_text(holder: Holder, path: Path) -> str:
+    return f"waiting for another apply on this machine to finish ({holder.describe()}; lock file {path})"
 
 
 def _check_same_target(saved: dict[str, Any], current: dict[str, Any]) -> None:

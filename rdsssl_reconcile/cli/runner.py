@@ -8,10 +8,10 @@ emulator must keep running for as long as it does).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -37,21 +37,31 @@ class PlanResult:
     connection: Connection
 
 
+#: What the SDK layer calls before it retries a failed call: (error, attempt from 0, delay in seconds).
+OnRetry = Callable[[TransientCloudError, int, float], None]
+
+
 def report_retry(error: TransientCloudError, attempt: int, delay: float) -> None:
+    """A retry line on stderr, timestamped like apply's progress lines (a CI log shows when it waited)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     click.echo(
-        f"retrying {visible(error.action)} after {visible(error.code)} (attempt {attempt + 1}, in {delay:.1f}s)",
+        f"{stamp} retrying {visible(error.action)} after {visible(error.code)} (attempt {attempt + 1}, in {delay:.1f}s)",
         err=True,
     )
 
 
 @contextmanager
 def session(
-    spec_paths: list[Path], *, endpoint: str | None, timeout: float, now: datetime
+    spec_paths: list[Path], *, endpoint: str | None, timeout: float, now: datetime, on_retry: OnRetry = report_retry
 ) -> Iterator[tuple[SpecSet, Connection]]:
-    """Load specs (failing before any cloud call on bad input), then open the target."""
+    """Load specs (failing before any cloud call on bad input), then open the target.
+
+    ``on_retry`` is where retry lines go (apply sends them to its progress reporter, so that
+    ``--progress json`` stays JSON on every line).
+    """
     spec_set = load_specs(spec_paths, now=now)
     target = resolve_target(endpoint_option=endpoint, spec_paths=spec_paths)
-    with connect(target, timeout_seconds=timeout, on_retry=report_retry) as connection:
+    with connect(target, timeout_seconds=timeout, on_retry=on_retry) as connection:
         yield spec_set, connection
 
 
