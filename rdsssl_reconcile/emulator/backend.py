@@ -423,19 +423,19 @@ class RdsBackend:
         return ssl.endpoints[0] if separator is None else separator.join(ssl.endpoints)
 
     def protected_hosts(self, instance: Instance) -> tuple[str, ...]:
-        """The endpoints SSL protects: those named, or under ``certificate-sans`` for a custom certificate,
-        every endpoint of the instance its SANs cover (the console's "Protected Host" records)."""
+        """The endpoints SSL protects (the console's "Protected Host" records), under every reading.
+
+        A cloud certificate is made for the one endpoint named. A custom certificate is the one the server
+        presents on every endpoint, so it protects the endpoints named and every other endpoint of the
+        instance its SANs cover: the readings differ in how endpoints are written, not in what is protected.
+        """
         ssl = instance.ssl
         if not ssl.enabled:
             return ()
-        if (
-            ssl.ca_type == "custom"
-            and ssl.server_cert
-            and self._settings.connection_string_format == "certificate-sans"
-        ):
+        if ssl.ca_type == "custom" and ssl.server_cert:
             candidates = [e.host for e in instance.endpoints if not e.is_read_write_splitting]
             covered = certificate_hosts_covered(ssl.server_cert, candidates)
-            return tuple(dict.fromkeys((*ssl.endpoints[:1], *covered)))
+            return tuple(dict.fromkeys((*ssl.endpoints, *covered)))
         return ssl.endpoints
 
     def modifications(self) -> tuple[Modification, ...]:
