@@ -405,7 +405,7 @@ class RdsBackend:
         return (self._instances[i] for i in in_region)
 
     def describe_ssl(self, instance_id: str) -> tuple[Instance, datetime]:
-        """The settled instance for DescribeDBInstanceSSL (eligibility checked, §10.4) and the time read."""
+        """The settled instance for DescribeDBInstanceSSL (eligibility checked, as for a modify) and the time read."""
         with self._lock:
             instance = self._get(instance_id)
             self._check_eligible(instance)
@@ -551,7 +551,7 @@ class RdsBackend:
             if request.touches_server or request.touches_client:
                 raise ServiceError.of("IncorrectDBSslStatus")
             self._protected_endpoints(instance, request.connection_string, allow_list=False)
-            return current  # a no-op modify: accepted, and it restarts anyway (§10.3)
+            return current  # a no-op modify: accepted, and it restarts anyway (undocumented: docs/emulator.md, Open questions)
 
         if request.touches_server:
             # With SSLEnabled absent the certificate type stays as it is unless CAType says otherwise; with

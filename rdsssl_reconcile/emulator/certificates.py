@@ -1,6 +1,6 @@
 """Certificate rules of the emulated RDS, on top of :mod:`rdsssl_reconcile.pki`.
 
-RDS checks uploaded PEM (§5): a certificate, an unencrypted private key, and a key that belongs to the
+RDS checks uploaded PEM ("Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance"): a certificate, an unencrypted private key, and a key that belongs to the
 certificate. The checks return a *reason* instead of raising, because the API answers one fixed code
 (``InvalidServerCertOrPrivateKey``) while the fleet loader wants to tell the user what is wrong. No reason
 ever quotes key material: the pki parsers already guarantee that for their messages.

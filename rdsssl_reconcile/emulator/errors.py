@@ -48,7 +48,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     # The ``error`` reading of a comma-separated DescribeDBInstances DBInstanceId (settings.describe_ids):
     # the RDS ``*.Malformed`` family's answer to a value it cannot parse. Plausible, not observed.
     "InvalidDBInstanceId.Malformed": (400, "Specified parameter DBInstanceId is not valid."),
-    # Gateway (§1.5 "Gateway-level codes", §6, §7.3)
+    # Gateway: the public POP error list shared by every product
     "InvalidAccessKeyId.NotFound": (404, "Specified access key is not found."),
     "SignatureDoesNotMatch": (400, "Specified signature is not matched with our calculation."),
     "ContentSHA256NotMatch": (400, "The x-acs-content-sha256 header does not match the SHA-256 of the request body."),

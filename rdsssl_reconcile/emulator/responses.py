@@ -4,7 +4,7 @@ Like moto's ``responses.py``, this is where transport decisions live and nowhere
 names, "required" checks that the gateway makes (``Missing{Name}``), paging tokens, and the exact response
 shapes of the official SDK's models (``alibabacloud_rds20140815/models``). DescribeDBInstanceSSL answers
 with strings only (``SSLEnabled`` ``on``/``off``, ``RequireUpdate`` ``0``/``1``), as the real API does for
-PostgreSQL (reference §2); the other actions use the types the SDK models declare.
+PostgreSQL (the API page "DescribeDBInstanceSSL"); the other actions use the types the SDK models declare.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class RequestContext:
 
 
 def error_body(error: ServiceError, request_id: str, *, host_id: str) -> Body:
-    """The gateway's error envelope (reference §7.5)."""
+    """The gateway's error envelope (what the SDK's ``do_request`` parses)."""
     return {
         "RequestId": request_id,
         "Code": error.code,
@@ -141,7 +141,7 @@ class RdsResponses:
         )
         body: Body = {"RequestId": context.request_id}
         if "MaxResults" in params or "NextToken" in params:
-            # "If you specify this parameter, PageSize and PageNumber become invalid" (§8).
+            # "If you specify this parameter, PageSize and PageNumber become invalid" (the API page "DescribeDBInstances").
             limit = _int_param(params, "MaxResults", 30, low=1, high=100)
             token = params.get("NextToken") or ""
             offset = _token_offset(token) if token else 0
@@ -154,7 +154,7 @@ class RdsResponses:
                 {
                     "Items": {"DBInstance": [self._list_item(i) for i in page]},
                     "PageRecordCount": len(page),
-                    # "returns only the number of records on the current page" in this mode (§8).
+                    # "returns only the number of records on the current page" in this mode ("DescribeDBInstances").
                     "TotalRecordCount": len(page),
                     "NextToken": _next_token(offset + limit) if more else "",
                 }
@@ -301,7 +301,7 @@ class RdsResponses:
             "ServerCert": text(ssl.server_cert if ssl.enabled else None),
             "ServerKey": text(ssl.server_key if ssl.enabled and settings.return_server_key else None),
             "ClientCACert": text(ssl.client_ca_cert),
-            "ClientCACertExpireTime": absent,  # "This parameter is not supported." (§2)
+            "ClientCACertExpireTime": absent,  # "This parameter is not supported." ("DescribeDBInstanceSSL")
             "ClientCertRevocationList": text(ssl.crl),
             "ACL": text(ssl.acl or default_acl),
             "ReplicationACL": text(ssl.replication_acl or default_acl),

@@ -58,15 +58,15 @@ class EmulatorSettings:
         rw_splitting_error: the code for a ``ConnectionString`` naming the read/write-splitting endpoint
             (open question; one of :data:`RW_SPLITTING_ERRORS`).
         require_update_days: ``RequireUpdate`` turns ``1`` when the certificate expires within this many days.
-        return_server_key: DescribeDBInstanceSSL returns ``ServerKey`` (the real API does, §2).
+        return_server_key: DescribeDBInstanceSSL returns ``ServerKey`` (its API page "DescribeDBInstanceSSL" documents it).
         strict_ca_type: refuse ``SSLEnabled=1`` without ``CAType`` (zh doc) instead of defaulting to aliyun (en doc).
-        absent_value: what a field with no value reads (``""`` or ``"-"``, §11.5).
+        absent_value: what a field with no value reads (``""`` or ``"-"``: the API pages' examples show ``-``).
         readonly_ssl_supported: allow SSL on non-primary instances, with the primaries' prerequisites (the
             provider's PostgreSQL read-only acceptance test enables SSL, a client CA, a CRL and ACLs on a
             replica: ``alicloud/resource_alicloud_db_readonly_instance_test.go``).
         cloud_ssd_supported: allow SSL on ``cloud_ssd`` (older docs allow it; ``CloudSSDNotSupport`` otherwise).
         check_custom_cert_hostname: refuse a custom certificate that does not cover every ``ConnectionString``.
-        cloud_cert_days: validity of the emulated cloud certificates (365 days, §5).
+        cloud_cert_days: validity of the emulated cloud certificates (365 days, "Configure SSL encryption for an ApsaraDB RDS for PostgreSQL instance").
         cloud_key_type: key type of the emulated cloud certificates.
         max_clock_skew_seconds: gateway tolerance for ``x-acs-date`` (15 minutes).
         nonce_ttl_seconds: how long a used ``x-acs-signature-nonce`` is remembered; never less than twice
