@@ -8,7 +8,7 @@ started with that cell's settings:
 
 - ``plan --format json``: every existing instance is planned (none reads ``not_found``; the one id that
   does not exist does);
-- ``apply --auto-approve``: every change lands;
+- ``apply --auto-approve``: every change lands (the missing id is reported failed, exit code 3);
 - ``plan --detailed-exitcode``: nothing is left to change.
 
 The fleet has what each reading can trip over: a primary that needs the cloud certificate, a custom
@@ -150,8 +150,15 @@ def test_plan_apply_replan_under_every_reading(
         MISSING: "not_found",
     }, cell
 
-    applied = cli("apply", str(spec_dir), "--auto-approve", "--poll-interval", "0.05")
-    assert applied.code == 0, (cell, applied.text)
+    applied = cli("apply", str(spec_dir), "--auto-approve", "--poll-interval", "0.05", "--format", "json")
+    outcomes = {i["id"]: i["outcome"] for i in json.loads(applied.out)["instances"]}
+    # Every existing instance converges; the id that does not exist cannot be applied, which apply reports
+    # as failed with exit code 3 (README, exit codes), whatever the reading.
+    assert outcomes == {CLOUD: "applied", CUSTOM: "applied", REPLICA: "applied", MISSING: "failed"}, (
+        cell,
+        applied.text,
+    )
+    assert applied.code == 3, (cell, applied.text)
     client = emulator.sdk_client()
     for instance_id, ca_type in ((CLOUD, "aliyun"), (CUSTOM, "custom"), (REPLICA, "aliyun")):
         body = describe_ssl(client, instance_id)
