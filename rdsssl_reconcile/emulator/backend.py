@@ -458,7 +458,10 @@ class RdsBackend:
         not used up by a request that was refused anyway.
         """
         fresh_key: PrivateKey | None = None
-        if request.touches_server and request.ca_type in (None, "aliyun"):
+        names_a_custom_pair = request.server_cert is not None or request.server_key is not None
+        if request.touches_server and (
+            request.ca_type == "aliyun" or (request.ca_type is None and not names_a_custom_pair)
+        ):
             fresh_key = KeyType(self._settings.cloud_key_type).generate()  # outside the lock: RSA is slow
         with self._lock:
             instance = self._get(request.instance_id, modify=True)

@@ -158,6 +158,7 @@ def test_acl_restart_scales_with_restart_seconds_unless_set(emulator, client, pk
     emulator.admin.settings(acl_restart_seconds=7)
     modify_ssl(client, "pgm-s2", acl="cert")
     assert busy_seconds(emulator, "pgm-s2") == pytest.approx(7.0)
+    assert emulator.admin.settings(acl_restart_seconds=None)["acl_restart_seconds"] is None  # scaled again
 
 
 def test_server_certificate_only_modify_rotates_a_custom_certificate(emulator, client, pki: Pki):
