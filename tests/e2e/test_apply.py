@@ -312,7 +312,7 @@ def test_failed_and_hanging_modifies_are_reported_while_others_proceed(
     assert "the change failed (LastModifyStatus failed" in result.out
     # Accepted and never seen to end: where it ends is unknown, not a failure.
     assert "pgm-hang  unknown" in result.out
-    assert "timed out after 0:03 with the change in flight; last seen: SSLModifying, LastModifyStatus setting" in (
+    assert "timed out after 0:03 with the change in flight; last seen: SSL_MODIFYING, LastModifyStatus setting" in (
         result.out
     )
 
@@ -437,7 +437,7 @@ def test_second_sigint_reports_the_in_flight_change_unknown(emulator: RunningEmu
     assert process.returncode == 130, out + err
     assert emulator.admin.instance("pgm-i1")["pending"] is not None, "the restart ended before the second Ctrl-C"
     assert re.search(r"^pgm-i1\s+unknown\s", out, flags=re.MULTILINE), out
-    assert "interrupted while the change was in flight; last seen: SSLModifying, LastModifyStatus setting" in out
+    assert "interrupted while the change was in flight; last seen: SSL_MODIFYING, LastModifyStatus setting" in out
     assert "over 1 restart." in out
     results = [json.loads(line) for line in audit.read_text().splitlines() if '"result"' in line]
     assert [(r["instance"], r["outcome"]) for r in results] == [("pgm-i1", "unknown")]

@@ -317,7 +317,7 @@ def test_second_apply_while_the_first_is_mid_restart_sends_nothing(
     assert emulator.admin.instance("pgm-a")["pending"] is not None  # mid-restart
     second = finish(popen(["apply", *FAST], cwd=tmp_path, env=fault_env("state-b")))
     assert second.code == 0, second.text
-    assert "status is SSLModifying, not Running" in second.out  # its plan saw the restart in progress
+    assert "status is SSL_MODIFYING, not Running" in second.out  # its plan saw the restart in progress
     first_result = finish(first)
     assert first_result.code == 0, first_result.text
     assert json.loads(first_result.out)["summary"]["restarts"] == 1
