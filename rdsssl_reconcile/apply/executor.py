@@ -9,8 +9,8 @@ For each instance with a planned change, in a worker thread:
    including the first. Already in the desired state (another run made the change): ``already_in_sync``,
    nothing is sent. Different from the reviewed plan item (live state, spec, changes, request): refused.
    Busy with a change: wait for it to end, then re-plan.
-4. **One request**: ``ModifyDBInstanceSSL`` with the whole desired configuration (so every pending field
-   costs one restart). Answers that prove the request was refused ("busy", throttling) are waited out
+4. **One request**: ``ModifyDBInstanceSSL`` with every pending field, and only the parameters they need
+   (so they cost one restart). Answers that prove the request was refused ("busy", throttling) are waited out
    (throttling honours ``retry_after``) and followed by step 3 again. Every attempt is audited: a
    ``sending`` record before it (no record, no send) and its outcome after it.
 5. **No second modify without proof**: after an ambiguous answer (client timeout, dropped connection,
@@ -119,7 +119,8 @@ class InstanceResult:
 class Reporter(Protocol):
     """Where progress goes: a live display on a terminal, timestamped lines otherwise."""
 
-    def phase(self, instance_id: str, phase: str, detail: str = "") -> None: ...
+    def phase(self, instance_id: str, phase: str, detail: str = "", *, expected_seconds: float | None = None) -> None:
+        """The instance entered (or is still in) ``phase``; ``expected_seconds``: how long it should take."""
 
     def message(self, text: str) -> None: ...
 
@@ -313,7 +314,7 @@ class Executor:
             )
         decision = decide(item, desired.policy, now=self.clock.now(), allow_restart=self.settings.allow_restart)
         if not decision.allowed:
-            self.reporter.phase(item.id, "deferred", decision.reason)
+            # No phase line: the finished line says "deferred" with the reason (once, not twice).
             return InstanceResult(
                 id=item.id, outcome=Outcome.DEFERRED, detail=decision.reason, next_window=decision.next_window
             )
@@ -387,7 +388,7 @@ class Executor:
                 detail=f"not submitted: {decision.reason}" if waited else decision.reason,
                 next_window=decision.next_window,
             )
-        parameters = build_parameters(desired, live)
+        parameters = build_parameters(desired, live, current.changes)
         assert item.request is not None
         if planned_request(parameters).digest != item.request.digest:
             return InstanceResult(
@@ -637,7 +638,6 @@ class Executor:
         """Wait until the change has landed: the state read then, or the failure (or unknown) to report."""
         before_modify = _status_of(before)[1]
         seen_busy = [False]
-        started = self.clock.monotonic()
 
         def judge(live: LiveInstance) -> Judgement:
             if live.outcome is not ReadOutcome.FOUND:
@@ -658,9 +658,9 @@ class Executor:
             return Judgement(Verdict.CONTINUE, f"{status}, LastModifyStatus {modify}: the change has not started yet")
 
         def observe(live: LiveInstance, judgement: Judgement) -> None:
-            elapsed = self.clock.monotonic() - started
+            # The reporter shows the elapsed time against the plan's estimate (and beats between polls).
             estimate = item.restart.estimated_seconds
-            self.reporter.phase(item.id, "restarting", f"{judgement.explanation} ({mmss(elapsed)} / ~{mmss(estimate)})")
+            self.reporter.phase(item.id, "restarting", judgement.explanation, expected_seconds=estimate or None)
 
         outcome = self._poll(desired, judge, deadline, on_observation=observe)
         if outcome.verdict is Verdict.DONE and outcome.last is not None:

@@ -44,7 +44,7 @@ def decide(
             return PolicyDecision(
                 allowed=True, reason=f"inside maintenance window {window} (closes {closes:%Y-%m-%d %H:%M} UTC)"
             )
-        # Starting now would run the ~3 minute restart past the end of the window.
+        # Starting now would run the restart (its rule's estimate) past the end of the window.
         opening = window.next_opening(now)
         return PolicyDecision(
             allowed=False,

@@ -41,6 +41,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("rdsssl_reconcile.cli.plan_cmd:schema", "Print the JSON Schema of the spec format."),
     "apply": ("rdsssl_reconcile.cli.apply_cmd:apply", "Carry out a plan, safely, and prove it landed."),
     "certs": ("rdsssl_reconcile.cli.certs_cmd:certs", "Create CAs, issue, inspect and check certificates."),
+    "probe": (
+        "rdsssl_reconcile.cli.probe_cmd:probe",
+        "Check the API's answers against the tool's assumptions (read-only).",
+    ),
     "emulator": ("rdsssl_reconcile.cli.emulator_cmd:emulator", "Run the local RDS OpenAPI emulator."),
 }
 

@@ -8,8 +8,10 @@ refused as a whole if anything it describes has moved since.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,8 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
 from rdsssl_reconcile.apply.executor import ApplySettings, Executor, Outcome, export_files
 from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
+from rdsssl_reconcile.apply.progress import HEARTBEAT_SECONDS, JsonReporter, choose_mode, open_reporter
+from rdsssl_reconcile.apply.progress import MODES as PROGRESS_MODES
 from rdsssl_reconcile.apply.waiting import Backoff
 from rdsssl_reconcile.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from rdsssl_reconcile.cli.options import (
@@ -34,7 +38,7 @@ from rdsssl_reconcile.cli.options import (
 )
 from rdsssl_reconcile.cli.runner import plan_specs, render_plan, session
 from rdsssl_reconcile.cloud.session import Connection
-from rdsssl_reconcile.errors import PlanFileError, UserError
+from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
 from rdsssl_reconcile.planfile import generated_at, read_plan, saved_plan_document
 from rdsssl_reconcile.planning.compare import (
@@ -179,6 +183,33 @@ def _only(document: dict[str, Any], targets: set[str]) -> dict[str, Any]:
     return kept
 
 
+def _errors_as_json(command: Callable[..., int]) -> Callable[..., int]:
+    """With ``--progress json``, an error that ends the command is a JSON line too (stderr stays JSON).
+
+    Without it, errors reach :func:`rdsssl_reconcile.cli.run` and are printed as text, as for every command.
+    """
+
+    @functools.wraps(command)
+    def run_command(**options: Any) -> int:
+        if options["progress"] != "json":
+            return command(**options)
+        lines = JsonReporter(clock=clock_from(options["now"]), heartbeat=False)
+        try:
+            return command(**options)
+        except (UserError, CloudError) as exc:
+            lines.error(exc)
+            return EXIT_ERROR
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            lines.error(UserError(f"{where}{exc.strerror or type(exc).__name__}"))
+            return EXIT_ERROR
+        except (KeyboardInterrupt, click.Abort):
+            lines.message("Interrupted.")
+            return EXIT_INTERRUPTED
+
+    return run_command
+
+
 def _confirm(plan: Plan, auto_approve: bool) -> None:
     if auto_approve:
         return
@@ -189,7 +220,8 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
         )
     restarting = [i.id for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart]
     warning = (
-        f" {len(restarting)} instance(s) will restart for about 3 minutes: {', '.join(map(visible, restarting))}."
+        f" {len(restarting)} instance(s) will restart ({plan.summary.restart_estimate()}): "
+        f"{', '.join(map(visible, restarting))}."
         if restarting
         else ""
     )
@@ -252,8 +284,25 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     "(0: refuse at once).",
 )
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--progress",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr: live table, timestamped lines with a heartbeat, or JSON lines "
+    "(auto: live on a terminal, plain otherwise).",
+)
+@click.option(
+    "--heartbeat-interval",
+    type=FiniteFloatRange(0.1, 3600),
+    default=HEARTBEAT_SECONDS,
+    hidden=True,
+    metavar="SECONDS",
+    help="Seconds between heartbeat lines of an instance in progress (plain and json progress).",
+)
 @timeout_option
 @now_option
+@_errors_as_json
 def apply(
     paths: tuple[Path, ...],
     endpoint: str | None,
@@ -269,6 +318,8 @@ def apply(
     force_export: bool,
     lock_timeout: float,
     output_format: str,
+    progress: str,
+    heartbeat_interval: float,
     timeout: float,
     now: str | None,
 ) -> int:
@@ -281,7 +332,6 @@ def apply(
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
-    from rdsssl_reconcile.apply.progress import LiveReporter, PlainReporter
     from rdsssl_reconcile.apply.report import ApplyReport
 
     clock = clock_from(now)
@@ -296,9 +346,20 @@ def apply(
     run = {"command": "apply", "paths": [str(p) for p in paths], "plan_file": saved is not None}
     run |= {"targets": list(targets), "auto_approve": auto_approve, "max_restarts": max_restarts}
     audit = AuditLog.open(audit_log or default_audit_path(), run=run, time=clock.now())
+    # From the first cloud call on, every stderr line goes through the reporter (retries and lock waits
+    # included), so --progress json is JSON on every line; the live table itself starts after the prompt.
+    reporter = open_reporter(
+        choose_mode(progress, terminal=sys.stderr.isatty()), clock=clock, interval=heartbeat_interval
+    )
+
+    def on_wait(instance_id: str, holder: Holder, path: Path) -> None:
+        reporter.message(_wait_text(holder, path), instance_id=instance_id)
 
     with (
-        session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now()) as (spec_set, connection),
+        session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now(), on_retry=reporter.retry) as (
+            spec_set,
+            connection,
+        ),
         ExitStack() as held,
     ):
         if saved is not None:
@@ -313,7 +374,7 @@ def apply(
                 lock_directory(connection.target.to_json()),
                 [i for i in by_id if target_filter is None or i in target_filter],
                 timeout=lock_timeout,
-                on_wait=_announce_wait,
+                on_wait=on_wait,
                 started=clock.now(),
             )
         )
@@ -339,7 +400,11 @@ def apply(
             if not any(item.status is PlanStatus.CHANGE for item, _ in items):
                 code = apply_exit_code(verdicts, done=())
                 left = _cannot_apply(verdicts, "No changes to apply, but ")
-                click.echo(left or "No changes. Nothing to apply.", err=output_format == "json" or bool(left))
+                if output_format == "json" or left:
+                    for line in (left or "No changes. Nothing to apply.").splitlines():
+                        reporter.message(line)
+                else:
+                    click.echo("No changes. Nothing to apply.")
                 if output_format == "json":
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
                 return code
@@ -362,7 +427,6 @@ def apply(
             export_dir=export_dir,
             force_export=force_export,
         )
-        reporter: Any = LiveReporter([i.id for i, _ in items]) if sys.stderr.isatty() else PlainReporter()
         executor = Executor(
             connection.client,
             clock=clock,
@@ -372,6 +436,7 @@ def apply(
             target=connection.target.to_json(),
         )
         try:
+            reporter.start([i.id for i, _ in items])
             results, interrupted = executor.run(items)
         finally:
             reporter.close()
@@ -383,14 +448,13 @@ def apply(
         else:
             click.echo(report.render_text(), nl=False)
         left = _cannot_apply(verdicts, "")
-        if left:
-            click.echo(left, err=True)
+        for line in (left or "").splitlines():
+            reporter.message(line)
         failures = audit.failures
         if failures:
-            click.echo(
-                f"Error: the audit log {visible(str(audit.path))} could not be written {len(failures)} time(s) "
-                f"(first: {visible(failures[0])}); the results above are complete.",
-                err=True,
+            reporter.message(
+                f"Error: the audit log {audit.path} could not be written {len(failures)} time(s) "
+                f"(first: {failures[0]}); the results above are complete."
             )
         if interrupted:
             return EXIT_INTERRUPTED
@@ -405,11 +469,8 @@ def _cannot_apply(verdicts: list[Assessment], lead: str) -> str | None:
     return listing(f"{lead}{len(left)} instance(s) cannot be applied:", [f"{a.instance.id}: {a.why}" for a in left])
 
 
-def _announce_wait(instance_id: str, holder: Holder, path: Path) -> None:
-    click.echo(
-        f"{instance_id}: waiting for another apply on this machine to finish ({holder.describe()}; lock file {path})",
-        err=True,
-    )
+def _wait_text(holder: Holder, path: Path) -> str:
+    return f"waiting for another apply on this machine to finish ({holder.describe()}; lock file {path})"
 
 
 def _check_same_target(saved: dict[str, Any], current: dict[str, Any]) -> None:

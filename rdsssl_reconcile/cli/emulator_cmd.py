@@ -8,6 +8,7 @@ problems are :class:`~rdsssl_reconcile.errors.UserError`\\ s, so ``run()`` print
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -21,7 +22,11 @@ from rdsssl_reconcile.cli.options import FiniteFloatRange
 from rdsssl_reconcile.emulator.app import EmulatorApp
 from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_SECRET, default_keys
 from rdsssl_reconcile.emulator.server import EmulatorServer
-from rdsssl_reconcile.emulator.settings import EmulatorSettings
+from rdsssl_reconcile.emulator.settings import (
+    CONNECTION_STRING_FORMATS,
+    DESCRIBE_IDS_READINGS,
+    EmulatorSettings,
+)
 from rdsssl_reconcile.errors import UserError
 
 
@@ -44,6 +49,24 @@ def emulator() -> None:
     type=FiniteFloatRange(0, 7 * 24 * 3600),
     help="How long a modify keeps an instance busy [180].",
 )
+@click.option(
+    "--describe-ids",
+    type=click.Choice(DESCRIBE_IDS_READINGS),
+    help="How DescribeDBInstances reads DBInstanceId=a,b (an open question, docs/emulator.md) [list].",
+)
+@click.option(
+    "--connection-string-format",
+    type=click.Choice(CONNECTION_STRING_FORMATS),
+    help="How several endpoints travel in ConnectionString (an open question) [comma].",
+)
+@click.option("--busy-status", help="DBInstanceStatus during an SSL change [SSL_MODIFYING].")
+@click.option(
+    "--setting",
+    "setting_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any emulator setting (docs/emulator.md, Settings); VALUE is JSON (true, 60, null) or text. Repeatable.",
+)
 @click.option("--access-key-id", help="Access key id to accept [emulator-access-key-id].")
 @click.option("--access-key-secret", help="Access key secret to accept [emulator-access-key-secret].")
 @click.option(
@@ -56,6 +79,10 @@ def serve(
     fleet: Path | None,
     state: Path | None,
     restart_seconds: float | None,
+    describe_ids: str | None,
+    connection_string_format: str | None,
+    busy_status: str | None,
+    setting_pairs: tuple[str, ...],
     access_key_id: str | None,
     access_key_secret: str | None,
     seed: int,
@@ -65,9 +92,18 @@ def serve(
 
     The first line printed is the endpoint (http://HOST:PORT), the second how to point the CLI at it.
     """
-    settings = EmulatorSettings()
-    if restart_seconds is not None:
-        settings = settings.updated(restart_seconds=restart_seconds)
+    changes = _settings_from(setting_pairs)
+    named = {
+        "restart_seconds": restart_seconds,
+        "describe_ids": describe_ids,
+        "connection_string_format": connection_string_format,
+        "busy_status": busy_status,
+    }
+    changes.update({k: v for k, v in named.items() if v is not None})
+    try:
+        settings = EmulatorSettings().updated(**changes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--setting'") from None
     keys = default_keys(access_key_id, access_key_secret)
     app = EmulatorApp.create(fleet=fleet, state_file=state, settings=settings, keys=keys, seed=seed)
     try:
@@ -108,3 +144,18 @@ def serve(
             signal.signal(sig, handler_)
     click.echo("Emulator stopped.", err=True)
     return 0
+
+
+def _settings_from(pairs: tuple[str, ...]) -> dict[str, object]:
+    """``--setting NAME=VALUE`` pairs as settings changes (VALUE read as JSON when it is JSON)."""
+    changes: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="'--setting'")
+        try:
+            value: object = json.loads(raw)
+        except ValueError:
+            value = raw
+        changes[name.strip()] = value
+    return changes

@@ -8,10 +8,10 @@ emulator must keep running for as long as it does).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -20,7 +20,7 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.cloud.session import Connection, connect
 from rdsssl_reconcile.cloud.target import resolve_target
 from rdsssl_reconcile.errors import TransientCloudError
-from rdsssl_reconcile.live.reader import InstanceRef, read_live
+from rdsssl_reconcile.live.reader import InstanceRef, read_fleet
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, plan_to_json
 from rdsssl_reconcile.planning.planner import make_plan
@@ -37,21 +37,31 @@ class PlanResult:
     connection: Connection
 
 
+#: What the SDK layer calls before it retries a failed call: (error, attempt from 0, delay in seconds).
+OnRetry = Callable[[TransientCloudError, int, float], None]
+
+
 def report_retry(error: TransientCloudError, attempt: int, delay: float) -> None:
+    """A retry line on stderr, timestamped like apply's progress lines (a CI log shows when it waited)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     click.echo(
-        f"retrying {visible(error.action)} after {visible(error.code)} (attempt {attempt + 1}, in {delay:.1f}s)",
+        f"{stamp} retrying {visible(error.action)} after {visible(error.code)} (attempt {attempt + 1}, in {delay:.1f}s)",
         err=True,
     )
 
 
 @contextmanager
 def session(
-    spec_paths: list[Path], *, endpoint: str | None, timeout: float, now: datetime
+    spec_paths: list[Path], *, endpoint: str | None, timeout: float, now: datetime, on_retry: OnRetry = report_retry
 ) -> Iterator[tuple[SpecSet, Connection]]:
-    """Load specs (failing before any cloud call on bad input), then open the target."""
+    """Load specs (failing before any cloud call on bad input), then open the target.
+
+    ``on_retry`` is where retry lines go (apply sends them to its progress reporter, so that
+    ``--progress json`` stays JSON on every line).
+    """
     spec_set = load_specs(spec_paths, now=now)
     target = resolve_target(endpoint_option=endpoint, spec_paths=spec_paths)
-    with connect(target, timeout_seconds=timeout, on_retry=report_retry) as connection:
+    with connect(target, timeout_seconds=timeout, on_retry=on_retry) as connection:
         yield spec_set, connection
 
 
@@ -59,10 +69,12 @@ def plan_specs(
     spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
 ) -> Plan:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
-    live = read_live(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    for note in read.notes():
+        click.echo(f"note: {visible(note)}", err=True)
     return make_plan(
         spec_set.instances,
-        live,
+        read.instances,
         now=now,
         target=connection.target.to_json(),
         spec_paths=tuple(str(p) for p in spec_paths),

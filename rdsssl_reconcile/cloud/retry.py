@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from rdsssl_reconcile.cloud.port import CloudClient, RawBody
+from rdsssl_reconcile.cloud.port import MAX_PAGE_SIZE, CloudClient, RawBody
 from rdsssl_reconcile.errors import TransientCloudError
 
 T = TypeVar("T")
@@ -80,8 +80,20 @@ class RetryingCloudClient:
     def _read(self, call: Callable[[], T]) -> T:
         return self._with_retries(call, retryable=lambda _error: True)
 
-    def list_instances(self, region_id: str, instance_ids: Sequence[str]) -> list[RawBody]:
-        return self._read(lambda: self.inner.list_instances(region_id, instance_ids))
+    def describe_instances_page(
+        self,
+        region_id: str,
+        *,
+        instance_ids: Sequence[str] = (),
+        engine: str | None = None,
+        page_number: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> RawBody:
+        return self._read(
+            lambda: self.inner.describe_instances_page(
+                region_id, instance_ids=instance_ids, engine=engine, page_number=page_number, page_size=page_size
+            )
+        )
 
     def describe_instance(self, region_id: str, instance_id: str) -> RawBody:
         return self._read(lambda: self.inner.describe_instance(region_id, instance_id))

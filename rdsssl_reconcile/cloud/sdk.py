@@ -33,7 +33,7 @@ from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_openapi.exceptions import ServerException, ThrottlingException
 from darabonba.runtime import RuntimeOptions
 
-from rdsssl_reconcile.cloud.port import BUSY_CODES, RawBody
+from rdsssl_reconcile.cloud.port import BUSY_CODES, MAX_PAGE_SIZE, RawBody
 from rdsssl_reconcile.cloud.target import Credentials, Target
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TargetError, TransientCloudError
 from rdsssl_reconcile.live.parse import redact_server_key
@@ -54,7 +54,7 @@ _MODIFY_FIELDS = {
     "ReplicationACL": "replication_acl",
 }
 _INTEGER_FIELDS = frozenset({"SSLEnabled", "ClientCAEnabled", "ClientCrlEnabled"})
-_PAGE_SIZE = 100
+_PAGE_SIZE = MAX_PAGE_SIZE
 
 
 def _disable_sdk_request_dump() -> None:
@@ -141,14 +141,6 @@ def _classify(exc: BaseException, action: str, endpoint: str) -> CloudError:
     return error(f"{description} ({endpoint})", code=kind, action=action)
 
 
-def _count(value: Any) -> int:
-    """A record count from a response; anything unusable counts as 0 (stop paging) instead of crashing."""
-    try:
-        return max(0, int(value or 0))
-    except (TypeError, ValueError):
-        return 0
-
-
 class SdkCloudClient:
     """:class:`~rdsssl_reconcile.cloud.port.CloudClient` over the official SDK.
 
@@ -216,27 +208,27 @@ class SdkCloudClient:
 
     # -- CloudClient -------------------------------------------------------------------------------------
 
-    def list_instances(self, region_id: str, instance_ids: Sequence[str]) -> list[RawBody]:
-        items: list[RawBody] = []
-        for start in range(0, len(instance_ids), _PAGE_SIZE):
-            chunk = ",".join(instance_ids[start : start + _PAGE_SIZE])
-            page = 1
-            while True:
-                request = rds_models.DescribeDBInstancesRequest(
-                    region_id=region_id, dbinstance_id=chunk, page_size=_PAGE_SIZE, page_number=page
-                )
-                body = self._call(
-                    "DescribeDBInstances",
-                    region_id,
-                    lambda c, r=request: c.describe_dbinstances_with_options(r, self._runtime),  # type: ignore[misc]
-                )
-                found = (body.get("Items") or {}).get("DBInstance") or []
-                items.extend(found)
-                total = _count(body.get("TotalRecordCount"))
-                if not found or page * _PAGE_SIZE >= total:
-                    break
-                page += 1
-        return items
+    def describe_instances_page(
+        self,
+        region_id: str,
+        *,
+        instance_ids: Sequence[str] = (),
+        engine: str | None = None,
+        page_number: int = 1,
+        page_size: int = _PAGE_SIZE,
+    ) -> RawBody:
+        request = rds_models.DescribeDBInstancesRequest(
+            region_id=region_id,
+            dbinstance_id=",".join(instance_ids) or None,
+            engine=engine,
+            page_size=page_size,
+            page_number=page_number,
+        )
+        return self._call(
+            "DescribeDBInstances",
+            region_id,
+            lambda c: c.describe_dbinstances_with_options(request, self._runtime),
+        )
 
     def describe_instance(self, region_id: str, instance_id: str) -> RawBody:
         request = rds_models.DescribeDBInstanceAttributeRequest(dbinstance_id=instance_id)

@@ -10,7 +10,7 @@ Routes (JSON in and out; errors are ``{"error": "..."}`` with 400/404/405)::
     GET    /_emulator/health                    {"ok": true, "instances": N}
     POST   /_emulator/reset                     {"fleet": {...} | null}
     POST   /_emulator/instances                 {"instances": [fleet entries]}  -> {"added": [ids]}
-    GET    /_emulator/instances/<id>            full state, server_key -> server_key_public_sha256
+    GET    /_emulator/instances/<id>            full state (+ protected_hosts), server_key -> its sha256
     PATCH  /_emulator/instances/<id>            {fleet-format changes; "pending": null cancels a modify}
     GET    /_emulator/clock                     {"now": ISO, "offset_seconds": s}
     POST   /_emulator/clock                     {"advance_seconds": s} | {"set": ISO}
@@ -156,6 +156,8 @@ class AdminApi:
         update = require_update(instance.ssl, now, days=backend.settings.require_update_days)
         state["require_update"] = update.required
         state["read_only_instance_ids"] = list(backend.readonly_ids(instance_id))
+        # What the console would list as "Protected Host" records (under certificate-sans: the SANs' reach).
+        state["protected_hosts"] = list(backend.protected_hosts(instance))
         pending = instance.pending
         state["pending"] = (
             None

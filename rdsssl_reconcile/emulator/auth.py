@@ -1,4 +1,4 @@
-"""The API gateway's ACS3-HMAC-SHA256 check, exactly as the official SDK signs (reference §7.3).
+"""The API gateway's ACS3-HMAC-SHA256 check, exactly as the official SDK signs (the SDK's ``alibabacloud_tea_openapi`` signer).
 
 The canonical request is rebuilt from what arrived on the wire: the raw query is form-decoded (the SDK
 sends ``+`` for a space) and each value re-encoded with ``quote(v, safe='~')``; the canonical headers are

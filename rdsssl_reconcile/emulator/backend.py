@@ -30,6 +30,7 @@ from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
 from rdsssl_reconcile.pki.pem import PrivateKey, load_certificate, load_private_key
 
 from .certificates import (
+    certificate_hosts_covered,
     certificate_not_after,
     certificate_problem,
     crl_problem,
@@ -38,7 +39,7 @@ from .certificates import (
     server_pair_problem,
 )
 from .clock import BusinessClock
-from .errors import ServiceError
+from .errors import ServiceError, instance_not_found
 from .fleet import FleetError, instance_to_entry, iso_z, parse_entries, parse_ssl_state, ssl_to_entry
 from .models import (
     ACL_VALUES,
@@ -73,6 +74,33 @@ class ModifySslRequest:
     client_crl: str | None = None
     acl: str | None = None
     replication_acl: str | None = None
+
+    @property
+    def touches_server(self) -> bool:
+        """It enables SSL or names the server certificate (``CAType``, ``ServerCert``, ``ServerKey``)."""
+        return self.ssl_enabled == "1" or any(v is not None for v in (self.ca_type, self.server_cert, self.server_key))
+
+    @property
+    def touches_client(self) -> bool:
+        """It changes the client CA, the CRL or an ACL."""
+        return any(
+            v is not None for v in (self.client_ca_enabled, self.client_crl_enabled, self.acl, self.replication_acl)
+        )
+
+    @property
+    def acl_only(self) -> bool:
+        """Only ``ACL``/``ReplicationACL`` change: about 1 minute busy ("Forcefully enable SSL connections")."""
+        others = (
+            self.ssl_enabled,
+            self.ca_type,
+            self.server_cert,
+            self.server_key,
+            self.client_ca_enabled,
+            self.client_ca_cert,
+            self.client_crl_enabled,
+            self.client_crl,
+        )
+        return (self.acl is not None or self.replication_acl is not None) and all(v is None for v in others)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,14 +357,14 @@ class RdsBackend:
     # ----------------------------------------------------------------- reads
 
     def get_instance(self, instance_id: str) -> Instance:
-        """The settled instance, or ``InvalidDBInstanceId.NotFound``."""
+        """The settled instance, or ``InvalidDBInstanceId.NotFound`` (404, the Describe actions' variant)."""
         with self._lock:
             return self._get(instance_id)
 
-    def _get(self, instance_id: str) -> Instance:
+    def _get(self, instance_id: str, *, modify: bool = False) -> Instance:
         instance = self._instances.get(instance_id)
         if instance is None:
-            raise ServiceError.of("InvalidDBInstanceId.NotFound")
+            raise instance_not_found(modify=modify)
         if instance.pending is not None:
             instance = self._settle(instance, self.clock.now())
         return instance
@@ -377,11 +405,38 @@ class RdsBackend:
         return (self._instances[i] for i in in_region)
 
     def describe_ssl(self, instance_id: str) -> tuple[Instance, datetime]:
-        """The settled instance for DescribeDBInstanceSSL (eligibility checked, §10.4) and the time read."""
+        """The settled instance for DescribeDBInstanceSSL (eligibility checked, as for a modify) and the time read."""
         with self._lock:
             instance = self._get(instance_id)
             self._check_eligible(instance)
             return instance, self.clock.now()
+
+    def reported_endpoints(self, ssl: SslState) -> str:
+        """DescribeDBInstanceSSL's ``ConnectionString`` under the ``connection_string_format`` reading.
+
+        ``comma``/``semicolon`` join the endpoints a modify named; ``certificate-sans`` reports the one
+        endpoint the modify named (the protected hosts are the certificate's business: :meth:`protected_hosts`).
+        """
+        if not ssl.enabled or not ssl.endpoints:
+            return ""
+        separator = self._settings.endpoint_separator
+        return ssl.endpoints[0] if separator is None else separator.join(ssl.endpoints)
+
+    def protected_hosts(self, instance: Instance) -> tuple[str, ...]:
+        """The endpoints SSL protects (the console's "Protected Host" records), under every reading.
+
+        A cloud certificate is made for the one endpoint named. A custom certificate is the one the server
+        presents on every endpoint, so it protects the endpoints named and every other endpoint of the
+        instance its SANs cover: the readings differ in how endpoints are written, not in what is protected.
+        """
+        ssl = instance.ssl
+        if not ssl.enabled:
+            return ()
+        if ssl.ca_type == "custom" and ssl.server_cert:
+            candidates = [e.host for e in instance.endpoints if not e.is_read_write_splitting]
+            covered = certificate_hosts_covered(ssl.server_cert, candidates)
+            return tuple(dict.fromkeys((*ssl.endpoints, *covered)))
+        return ssl.endpoints
 
     def modifications(self) -> tuple[Modification, ...]:
         with self._lock:
@@ -403,10 +458,13 @@ class RdsBackend:
         not used up by a request that was refused anyway.
         """
         fresh_key: PrivateKey | None = None
-        if request.ssl_enabled == "1" and request.ca_type in (None, "aliyun"):
+        names_a_custom_pair = request.server_cert is not None or request.server_key is not None
+        if request.touches_server and (
+            request.ca_type == "aliyun" or (request.ca_type is None and not names_a_custom_pair)
+        ):
             fresh_key = KeyType(self._settings.cloud_key_type).generate()  # outside the lock: RSA is slow
         with self._lock:
-            instance = self._get(request.instance_id)
+            instance = self._get(request.instance_id, modify=True)
             self._check_eligible(instance)
             if instance.lock_mode != "Unlock":
                 raise ServiceError.of("IncorrectDBInstanceLockMode")
@@ -417,7 +475,8 @@ class RdsBackend:
             now = self.clock.now()
             target = self._target_state(instance, request, now, fresh_key)
             outcome = choose_outcome()
-            busy_until = now + timedelta(seconds=self._settings.restart_seconds)
+            busy = self._settings.acl_busy_seconds if request.acl_only else self._settings.restart_seconds
+            busy_until = now + timedelta(seconds=busy)
             pending = PendingModify(
                 request_id=request_id, accepted_at=now, busy_until=busy_until, target=target, outcome=outcome
             )
@@ -443,7 +502,7 @@ class RdsBackend:
             return modification
 
     def _check_eligible(self, instance: Instance) -> None:
-        """PostgreSQL 10+ on cloud disks, not Serverless (§4); read-only instances per settings."""
+        """PostgreSQL 10+ on cloud disks, not Serverless; the same for read-only instances (unless settings)."""
         if instance.engine.lower() != "postgresql":
             raise ServiceError.of("InstanceEngineType.NotSupport")
         version = instance.major_version
@@ -461,7 +520,14 @@ class RdsBackend:
     def _target_state(
         self, instance: Instance, request: ModifySslRequest, now: datetime, fresh_key: PrivateKey | None
     ) -> SslState:
-        """The SSL configuration the instance will have when this modify completes (§1.4 rules)."""
+        """The SSL configuration the instance will have when this modify completes.
+
+        A request changes only what it carries (the provider's acceptance tests send a client CA alone, the
+        ACLs alone: ``alicloud/resource_alicloud_db_readonly_instance_test.go``): with ``SSLEnabled``
+        absent, a request without server-certificate parameters keeps the certificate and the protected
+        endpoints (its ``ConnectionString`` must still name an endpoint of the instance), and one without
+        client parameters keeps the client CA, the CRL and the ACLs.
+        """
         current = instance.ssl
         enabled = request.ssl_enabled
         if enabled is not None and enabled not in ("0", "1"):
@@ -472,10 +538,6 @@ class RdsBackend:
         for acl in (request.acl, request.replication_acl):
             if acl is not None and acl not in ACL_VALUES:
                 raise ServiceError.of("InvalidACL.NotFound")
-        client_change = any(
-            v is not None
-            for v in (request.client_ca_enabled, request.client_crl_enabled, request.acl, request.replication_acl)
-        )
 
         if enabled == "0":
             self._protected_endpoints(instance, request.connection_string, allow_list=current.ca_type == "custom")
@@ -488,23 +550,32 @@ class RdsBackend:
                 raise ServiceError.of("IncorrectDBSslStatus")
             return SslState()
 
-        if enabled is None:
-            if not current.enabled:
-                if client_change:
-                    raise ServiceError.of("IncorrectDBSslStatus")
-                self._protected_endpoints(instance, request.connection_string, allow_list=False)
-                return current  # a no-op modify: accepted, and it restarts anyway (§10.3)
+        if enabled is None and not current.enabled:
+            if request.touches_server or request.touches_client:
+                raise ServiceError.of("IncorrectDBSslStatus")
+            self._protected_endpoints(instance, request.connection_string, allow_list=False)
+            return current  # a no-op modify: accepted, and it restarts anyway (undocumented: docs/emulator.md, Open questions)
+
+        if request.touches_server:
+            # With SSLEnabled absent the certificate type stays as it is unless CAType says otherwise; with
+            # SSLEnabled=1 a missing CAType means aliyun (the API page's English text).
+            default_ca = current.ca_type if enabled is None else None
+            server = self._server_state(instance, request, now, fresh_key, default_ca=default_ca)
+        else:
             self._protected_endpoints(instance, request.connection_string, allow_list=current.ca_type == "custom")
             server = current
-        else:
-            server = self._server_state(instance, request, now, fresh_key)
-
         return self._client_state(instance, request, server, keep=current if current.enabled else SslState())
 
     def _server_state(
-        self, instance: Instance, request: ModifySslRequest, now: datetime, fresh_key: PrivateKey | None
+        self,
+        instance: Instance,
+        request: ModifySslRequest,
+        now: datetime,
+        fresh_key: PrivateKey | None,
+        *,
+        default_ca: str | None,
     ) -> SslState:
-        ca_type = request.ca_type
+        ca_type = request.ca_type or default_ca
         if ca_type is None:
             if self._settings.strict_ca_type:
                 raise ServiceError.of("RequiredParam.NotFound")
@@ -580,17 +651,23 @@ class RdsBackend:
             replication_acl = request.replication_acl
         return replace(server, client_ca_cert=client_ca, crl=crl, acl=acl, replication_acl=replication_acl)
 
-    @staticmethod
-    def _protected_endpoints(instance: Instance, connection_string: str, *, allow_list: bool) -> tuple[str, ...]:
-        """The endpoints a ConnectionString names: one, or (custom certificates) a comma-separated list."""
-        names = [n.strip() for n in connection_string.split(",")] if allow_list else [connection_string.strip()]
+    def _protected_endpoints(self, instance: Instance, connection_string: str, *, allow_list: bool) -> tuple[str, ...]:
+        """The endpoints a ConnectionString names: one, or (custom certificates) a list.
+
+        The list separator is the ``connection_string_format`` reading's (``,`` or ``;``); under
+        ``certificate-sans`` there is none, so a list is one name that matches no endpoint. An unknown
+        endpoint is ``Endpoint.NotFound`` (the API page "ModifyDBInstanceSSL"); the read/write-splitting
+        endpoint, which SSL cannot protect, is refused with ``rw_splitting_error``.
+        """
+        separator = self._settings.endpoint_separator if allow_list else None
+        names = [n.strip() for n in connection_string.split(separator)] if separator else [connection_string.strip()]
         hosts: list[str] = []
         for name in names:
             endpoint = instance.endpoint(name) if name else None
             if endpoint is None:
-                raise ServiceError.of("InvalidConnectionString.NotFound")
+                raise ServiceError.of("Endpoint.NotFound")
             if endpoint.is_read_write_splitting:
-                raise ServiceError.of("InvalidConnectionString.NotSupport")
+                raise ServiceError.of(self._settings.rw_splitting_error)
             if endpoint.host not in hosts:
                 hosts.append(endpoint.host)
         return tuple(hosts)

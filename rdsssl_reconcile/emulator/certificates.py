@@ -1,6 +1,6 @@
 """Certificate rules of the emulated RDS, on top of :mod:`rdsssl_reconcile.pki`.
 
-RDS checks uploaded PEM (§5): a certificate, an unencrypted private key, and a key that belongs to the
+RDS checks uploaded PEM ("Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance"): a certificate, an unencrypted private key, and a key that belongs to the
 certificate. The checks return a *reason* instead of raising, because the API answers one fixed code
 (``InvalidServerCertOrPrivateKey``) while the fleet loader wants to tell the user what is wrong. No reason
 ever quotes key material: the pki parsers already guarantee that for their messages.
@@ -18,7 +18,7 @@ from cryptography import x509
 
 from rdsssl_reconcile.errors import PemError
 from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
-from rdsssl_reconcile.pki.hostname import uncovered
+from rdsssl_reconcile.pki.hostname import covers, uncovered
 from rdsssl_reconcile.pki.pem import (
     KeyEncoding,
     PrivateKey,
@@ -85,6 +85,15 @@ def crl_problem(pem: str | None) -> str | None:
     except PemError as exc:
         return str(exc)
     return None
+
+
+def certificate_hosts_covered(cert_pem: str, hosts: list[str]) -> tuple[str, ...]:
+    """The ``hosts`` the certificate's SANs (or CN) cover; none when the PEM does not parse."""
+    try:
+        certificate = load_certificate(cert_pem)
+    except PemError:
+        return ()
+    return tuple(h for h in hosts if covers(certificate, h))
 
 
 def certificate_not_after(cert_pem: str) -> datetime:

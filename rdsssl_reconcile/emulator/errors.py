@@ -1,9 +1,10 @@
 """Typed service errors: what the emulated API answers instead of a result.
 
-Each error carries the API error ``code``, the exact ``message`` from the reference tables
-(``shared/reference/rds-ssl-api.md`` §1.5, §2, §7, §9) and the HTTP status, so the response layer can
-serialize it into the gateway's envelope and the official SDK raises its own exception with that code.
-Codes the reference leaves open are chosen here once and documented in ``docs/emulator.md``.
+Each error carries the API error ``code``, the exact ``message`` from the error tables of the API pages
+("ModifyDBInstanceSSL", "DescribeDBInstanceSSL") and the gateway's public error list, and the HTTP status,
+so the response layer can serialize it into the gateway's envelope and the official SDK raises its own
+exception with that code. Where the record leaves the code open, the emulator picks a documented one and
+makes the choice a setting (``settings.py``); docs/emulator.md lists each code with its source.
 
 The catalogue is data (``CATALOGUE``) rather than one class per code: the rules in the backend name the
 code they refuse with, and a test can walk the table. Two subclasses mark where an error comes from,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 #: code -> (HTTP status, exact message). Messages quoted from the reference where it has them.
 CATALOGUE: dict[str, tuple[int, str]] = {
-    # ModifyDBInstanceSSL table (§1.5)
+    # The error table of the API page "ModifyDBInstanceSSL"
     "InvalidServerCertOrPrivateKey": (400, "Specify server certificate or private key is invalid."),
     "InvalidClientCACert": (400, "Specify client ca certificate is invalid."),
     "InvalidClientCrl": (400, "Specify client certificate revocation list is invalid."),
@@ -33,7 +34,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "InvalidACL.Permission": (403, "Client ca certificate is set first if need to set acl."),
     "CloudSSDNotSupport": (403, "Cloud ssd does not support this operation, please upgrade to essd."),
     "InvalidInstanceLevel.Malformed": (403, "Current DB instance level does not support this operation."),
-    # DescribeDBInstanceSSL and generic RDS codes (§2, §9)
+    "Endpoint.NotFound": (404, "Specified endpoint is not existed."),
+    # The API page "DescribeDBInstanceSSL" and generic RDS codes. An unknown instance is 404 on Describe*;
+    # ModifyDBInstanceSSL answers the 400 variant (MODIFY_INSTANCE_NOT_FOUND).
     "InvalidDBInstanceId.NotFound": (404, "The specified instance is not found."),
     "InvalidConnectionString.NotFound": (404, "Specified connection string or net type is not found."),
     "IncorrectDBInstanceState": (403, "Current DB instance state does not support this operation."),
@@ -42,11 +45,10 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "OperationDenied.DBInstanceType": (403, "The operation is not permitted due to type of the instance."),
     # Chosen for open questions (docs/emulator.md, "Choices").
     "IncorrectDBInstanceLockMode": (403, "Current DB instance lock mode does not support this operation."),
-    "InvalidConnectionString.NotSupport": (
-        400,
-        "SSL encryption is not supported for the read/write splitting endpoint.",
-    ),
-    # Gateway (§1.5 "Gateway-level codes", §6, §7.3)
+    # The ``error`` reading of a comma-separated DescribeDBInstances DBInstanceId (settings.describe_ids):
+    # the RDS ``*.Malformed`` family's answer to a value it cannot parse. Plausible, not observed.
+    "InvalidDBInstanceId.Malformed": (400, "Specified parameter DBInstanceId is not valid."),
+    # Gateway: the public POP error list shared by every product
     "InvalidAccessKeyId.NotFound": (404, "Specified access key is not found."),
     "SignatureDoesNotMatch": (400, "Specified signature is not matched with our calculation."),
     "ContentSHA256NotMatch": (400, "The x-acs-content-sha256 header does not match the SHA-256 of the request body."),
@@ -115,6 +117,15 @@ class ServiceError(Exception):
 
 class GatewayError(ServiceError):
     """The API gateway refused the request before RDS saw it (signature, routing, throttling)."""
+
+
+def instance_not_found(*, modify: bool) -> ServiceError:
+    """An unknown ``DBInstanceId``: 400 on ModifyDBInstanceSSL (its API page), 404 on the Describe actions."""
+    if modify:
+        return ServiceError.of(
+            "InvalidDBInstanceId.NotFound", message="The DBInstanceId provided does not exist in records.", status=400
+        )
+    return ServiceError.of("InvalidDBInstanceId.NotFound")
 
 
 def missing_parameter(name: str) -> ServiceError:

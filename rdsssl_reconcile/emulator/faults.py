@@ -8,7 +8,7 @@ Kinds:
 
 * ``latency``: sleep ``latency_ms`` before handling (any other rule can add ``latency_ms`` too);
 * ``throttle``: ``Throttling.User`` (HTTP 400), with ``x-acs-retry-after: retry_after_ms`` when given
-  (the SDK then raises ``ThrottlingException``, reference §7.5);
+  (the SDK then raises ``ThrottlingException``, the SDK's ``do_request``);
 * ``error``: a 5xx (``ServiceUnavailable`` 503 by default, ``InternalError`` for status 500) or any
   ``code``/``status``;
 * ``drop``: close the connection without a response;

@@ -49,7 +49,7 @@ class SslState:
     """The SSL configuration of an instance as RDS stores it.
 
     ``client_ca_cert`` set means the client CA is enabled, ``crl`` set means the CRL is enabled: the API
-    has no separate flags for them (§2). ``server_key`` is secret and kept out of ``repr``.
+    has no separate flags for them (the API page "DescribeDBInstanceSSL"). ``server_key`` is secret and kept out of ``repr``.
     """
 
     enabled: bool = False

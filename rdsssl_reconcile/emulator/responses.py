@@ -4,7 +4,7 @@ Like moto's ``responses.py``, this is where transport decisions live and nowhere
 names, "required" checks that the gateway makes (``Missing{Name}``), paging tokens, and the exact response
 shapes of the official SDK's models (``alibabacloud_rds20140815/models``). DescribeDBInstanceSSL answers
 with strings only (``SSLEnabled`` ``on``/``off``, ``RequireUpdate`` ``0``/``1``), as the real API does for
-PostgreSQL (reference §2); the other actions use the types the SDK models declare.
+PostgreSQL (the API page "DescribeDBInstanceSSL"); the other actions use the types the SDK models declare.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class RequestContext:
 
 
 def error_body(error: ServiceError, request_id: str, *, host_id: str) -> Body:
-    """The gateway's error envelope (reference §7.5)."""
+    """The gateway's error envelope (what the SDK's ``do_request`` parses)."""
     return {
         "RequestId": request_id,
         "Code": error.code,
@@ -107,12 +107,32 @@ class RdsResponses:
 
     # ---------------------------------------------------------------- DescribeDBInstances
 
+    def _instance_ids(self, raw: str | None) -> tuple[str, ...] | None:
+        """``DBInstanceId`` as the ``describe_ids`` reading takes it; ``None``: no id filter.
+
+        One id means that id under every reading; only a comma-separated value is read differently.
+        """
+        if not raw:
+            return None
+        ids = tuple(i.strip() for i in raw.split(",") if i.strip())
+        if "," not in raw:
+            return ids
+        reading = self.backend.settings.describe_ids
+        if reading == "list":
+            return ids
+        if reading == "first":
+            return ids[:1]
+        if reading == "ignored":
+            return None
+        if reading == "literal":
+            return (raw,)
+        raise ServiceError.of("InvalidDBInstanceId.Malformed")
+
     def describe_db_instances(self, params: Params, context: RequestContext) -> Body:
         region = _required(params, "RegionId")
-        ids = params.get("DBInstanceId")
         filters = InstanceFilter(
             engine=params.get("Engine") or None,
-            instance_ids=tuple(i.strip() for i in ids.split(",") if i.strip()) if ids else None,
+            instance_ids=self._instance_ids(params.get("DBInstanceId")),
             status=params.get("DBInstanceStatus") or None,
             instance_type=params.get("DBInstanceType") or None,
             engine_version=params.get("EngineVersion") or None,
@@ -121,7 +141,7 @@ class RdsResponses:
         )
         body: Body = {"RequestId": context.request_id}
         if "MaxResults" in params or "NextToken" in params:
-            # "If you specify this parameter, PageSize and PageNumber become invalid" (§8).
+            # "If you specify this parameter, PageSize and PageNumber become invalid" (the API page "DescribeDBInstances").
             limit = _int_param(params, "MaxResults", 30, low=1, high=100)
             token = params.get("NextToken") or ""
             offset = _token_offset(token) if token else 0
@@ -134,7 +154,7 @@ class RdsResponses:
                 {
                     "Items": {"DBInstance": [self._list_item(i) for i in page]},
                     "PageRecordCount": len(page),
-                    # "returns only the number of records on the current page" in this mode (§8).
+                    # "returns only the number of records on the current page" in this mode ("DescribeDBInstances").
                     "TotalRecordCount": len(page),
                     "NextToken": _next_token(offset + limit) if more else "",
                 }
@@ -262,11 +282,14 @@ class RdsResponses:
 
         update = require_update(ssl, now, days=settings.require_update_days)
         aliyun = ssl.enabled and ssl.ca_type == "aliyun"
+        # "Forcefully enable SSL connections": the default authentication method is prefer, and the
+        # provider's PG13 test reads acl = prefer right after enabling SSL without a client CA.
+        default_acl = "prefer" if ssl.enabled else None
         return {
             "RequestId": context.request_id,
             "SSLEnabled": "on" if ssl.enabled else "off",
             "CAType": text(ssl.ca_type if ssl.enabled else None),
-            "ConnectionString": text(",".join(ssl.endpoints) if ssl.enabled else None),
+            "ConnectionString": text(self.backend.reported_endpoints(ssl)),
             "SSLExpireTime": text(iso_z(ssl.expires_at) if ssl.enabled and ssl.expires_at else None),
             "SSLCreateTime": text(iso_z(ssl.issued_at) if aliyun and ssl.issued_at else None),
             "RequireUpdate": "1" if update.required else "0",
@@ -278,10 +301,10 @@ class RdsResponses:
             "ServerCert": text(ssl.server_cert if ssl.enabled else None),
             "ServerKey": text(ssl.server_key if ssl.enabled and settings.return_server_key else None),
             "ClientCACert": text(ssl.client_ca_cert),
-            "ClientCACertExpireTime": absent,  # "This parameter is not supported." (§2)
+            "ClientCACertExpireTime": absent,  # "This parameter is not supported." ("DescribeDBInstanceSSL")
             "ClientCertRevocationList": text(ssl.crl),
-            "ACL": text(ssl.acl),
-            "ReplicationACL": text(ssl.replication_acl),
+            "ACL": text(ssl.acl or default_acl),
+            "ReplicationACL": text(ssl.replication_acl or default_acl),
             "ForceEncryption": absent,  # SQL Server only
             "TlsVersion": absent,  # SQL Server only
         }

@@ -1,7 +1,7 @@
 """Routing: which handler answers a request, like moto's ``urls.py``.
 
 Two namespaces that cannot collide. The SDK always POSTs to ``/`` and names the action in the
-``x-acs-action`` header (reference §7.2), so API actions are routed by that name; the admin API lives under
+``x-acs-action`` header (the SDK's RPC style), so API actions are routed by that name; the admin API lives under
 the path prefix ``/_emulator/``, which no SDK call can produce. An action that is not emulated gets the
 gateway's ``InvalidApi.NotFound`` (404), and a wrong ``x-acs-version`` gets ``InvalidVersion``.
 """

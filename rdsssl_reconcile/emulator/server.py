@@ -4,7 +4,7 @@ Three transport details matter for a fast, faithful emulator:
 
 * Each response goes out in ONE ``sendall`` (status line, headers and body together) with a
   ``Content-Length``, on a socket with ``TCP_NODELAY``. The stdlib handler writes headers and body
-  separately; with keep-alive that meets the client's delayed ACK and costs ~40 ms per call (reference §12).
+  separately; with keep-alive that meets the client's delayed ACK and costs ~40 ms per call (measured: benchmarks/README.md).
 * Keep-alive is honoured, so one SDK client reuses one connection.
 * Request lines up to 1 MiB are accepted: the SDK puts certificate, private key and CA in the query string
   (6-10 KB, more for chains), and the stdlib stops at 64 KiB.

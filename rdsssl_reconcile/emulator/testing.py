@@ -2,7 +2,7 @@
 
 ``run_emulator`` is the everyday fixture: a threaded server on 127.0.0.1 with a free port, torn down on exit.
 ``spawn_emulator_process`` runs the real ``rdsssl-reconcile emulator serve`` command: benchmarks use it so
-client and server do not share a GIL (reference §12), and the crash tests use it to SIGKILL a real process.
+client and server do not share a GIL (measured: benchmarks/README.md), and the crash tests use it to SIGKILL a real process.
 
 The vendor SDK is imported only inside :meth:`RunningEmulator.sdk_client` (and the same method on
 :class:`EmulatorProcess`), lazily: importing this module, or the package, never costs the SDK's start-up.
@@ -57,7 +57,7 @@ def make_sdk_client(
     """An official ``alibabacloud_rds20140815.client.Client`` for an emulator at ``host_port`` (plain HTTP).
 
     ``endpoint`` is ``host:port`` without a scheme: with a scheme the SDK signs a literal
-    ``http://...`` host header (reference §7.4).
+    ``http://...`` host header (the SDK's ``get_endpoint``).
     """
     # The project imports the vendor SDK in exactly one module; this helper borrows its client factory.
     from rdsssl_reconcile.cloud.sdk import raw_sdk_client

@@ -7,6 +7,7 @@ unset fields come back as ``""`` or ``"-"``, certificates come back as PEM text 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,18 @@ def timestamp(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def connection_hosts(value: Any) -> tuple[str, ...]:
+    """The hosts in DescribeDBInstanceSSL's ``ConnectionString``, in order, without repeats.
+
+    How several protected endpoints are reported is undocumented: a comma list, a semicolon list, or one
+    host while the protected hosts follow the certificate's SANs (``probe`` reports which). Splitting on
+    commas, semicolons and white space reads the first two; the third gives one host, and the planner
+    takes the certificate's SAN coverage as the evidence for the others.
+    """
+    hosts = (h for h in re.split(r"[,;\s]+", text(value) or "") if h)
+    return tuple(dict.fromkeys(hosts))
 
 
 def parse_instance(item: dict[str, Any], region: str) -> InstanceFacts:
@@ -121,7 +134,7 @@ def parse_ssl(body: dict[str, Any]) -> LiveSsl:
     if "ServerKey" in body:
         raise ValueError("parse_ssl() needs a body whose ServerKey was redacted by redact_server_key()")
     enabled = flag(body.get("SSLEnabled"))
-    endpoints = tuple(e.strip() for e in (text(body.get("ConnectionString")) or "").split(",") if e.strip())
+    endpoints = connection_hosts(body.get("ConnectionString"))
     crl_text = text(body.get("ClientCertRevocationList"))
     crl_summary = None
     crl_sha = None

@@ -1,11 +1,16 @@
 """Read the live state of exactly the instances in the specs, in parallel, one failure at a time.
 
-Calls per run: one DescribeDBInstances page per region per 100 instances (it accepts a list of ids),
-then DescribeDBInstanceSSL and DescribeDBInstanceNetInfo per instance that can carry SSL at all: two
-calls per instance plus list pages. Instances that cannot carry SSL (another engine, PostgreSQL < 10,
-local disks, Serverless) are not asked for their SSL state; the API would only refuse.
+Calls per run: the DescribeDBInstances calls of :mod:`rdsssl_reconcile.live.discovery` (one batch per
+100 ids when the API honours a list of ids, otherwise the region's list pages or single reads; never a
+``not_found`` from a batched answer alone), then DescribeDBInstanceSSL and DescribeDBInstanceNetInfo per
+instance that can carry SSL at all: two calls per instance plus list pages. Instances that cannot carry
+SSL (another engine, PostgreSQL < 10, local disks, Serverless) are not asked for their SSL state; the
+API would only refuse.
 
-Errors are data: a failed call marks its instance ``error`` and the others carry on.
+Errors are data: a failed call marks its instance ``error`` and the others carry on. An instance that
+was found but whose SSL state could not be read is ``error`` whatever the code (an instance being
+created answers ``InvalidDBInstanceId.NotFound`` on some actions): ``not_found`` means that
+DescribeDBInstanceAttribute said so for that one id.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
-from rdsssl_reconcile.cloud.port import NOT_FOUND_CODES, CloudClient
+from rdsssl_reconcile.cloud.port import ReadOnlyCloudClient
 from rdsssl_reconcile.errors import CloudError
+from rdsssl_reconcile.live.discovery import RegionDiscovery, RegionObservation, Submit, discover_region
 from rdsssl_reconcile.live.model import InstanceFacts, LiveInstance, ReadError, ReadOutcome
 from rdsssl_reconcile.live.parse import parse_instance, parse_net_info, parse_ssl
 
-LIST_CHUNK = 100
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +36,23 @@ class InstanceRef:
     region: str
 
 
+@dataclass(frozen=True, slots=True)
+class FleetRead:
+    """The live state of every instance asked for, and what the reads showed about the API."""
+
+    instances: dict[str, LiveInstance]
+    observations: tuple[RegionObservation, ...]
+
+    def notes(self) -> tuple[str, ...]:
+        """One line per region whose batched reads met a reading other than a plain list of ids."""
+        return tuple(note for o in self.observations if (note := o.note()) is not None)
+
+
 def _error(exc: CloudError) -> ReadError:
     return ReadError(action=exc.action, code=exc.code, message=exc.message, request_id=exc.request_id)
 
 
-def read_instance(client: CloudClient, facts: InstanceFacts, wants_ssl: bool) -> LiveInstance:
+def read_instance(client: ReadOnlyCloudClient, facts: InstanceFacts, wants_ssl: bool) -> LiveInstance:
     """SSL and endpoints of one instance whose facts are known."""
     if not wants_ssl:
         return LiveInstance(instance_id=facts.id, region=facts.region, outcome=ReadOutcome.FOUND, facts=facts)
@@ -41,8 +60,10 @@ def read_instance(client: CloudClient, facts: InstanceFacts, wants_ssl: bool) ->
         ssl = parse_ssl(client.describe_ssl(facts.region, facts.id))
         endpoints = parse_net_info(client.describe_net_info(facts.region, facts.id))
     except CloudError as exc:
-        outcome = ReadOutcome.NOT_FOUND if exc.code in NOT_FOUND_CODES else ReadOutcome.ERROR
-        return LiveInstance(instance_id=facts.id, region=facts.region, outcome=outcome, facts=facts, error=_error(exc))
+        # Found a moment ago: whatever this read says, the instance is not "not found".
+        return LiveInstance(
+            instance_id=facts.id, region=facts.region, outcome=ReadOutcome.ERROR, facts=facts, error=_error(exc)
+        )
     return LiveInstance(
         instance_id=facts.id,
         region=facts.region,
@@ -53,59 +74,78 @@ def read_instance(client: CloudClient, facts: InstanceFacts, wants_ssl: bool) ->
     )
 
 
-def read_one(client: CloudClient, ref: InstanceRef, wants_ssl: Callable[[InstanceFacts], bool]) -> LiveInstance:
+def _unread(region: str, discovery: RegionDiscovery, instance_id: str) -> LiveInstance | None:
+    """The result of an id the discovery did not find (None when it did)."""
+    if instance_id in discovery.found:
+        return None
+    if instance_id in discovery.missing:
+        return LiveInstance(instance_id=instance_id, region=region, outcome=ReadOutcome.NOT_FOUND)
+    error = discovery.errors.get(instance_id)
+    read_error = (
+        _error(error)
+        if error is not None
+        else ReadError(action="DescribeDBInstances", code="Unresolved", message="no read settled this instance")
+    )
+    return LiveInstance(instance_id=instance_id, region=region, outcome=ReadOutcome.ERROR, error=read_error)
+
+
+def read_one(client: ReadOnlyCloudClient, ref: InstanceRef, wants_ssl: Callable[[InstanceFacts], bool]) -> LiveInstance:
     """Re-read a single instance (apply does this before and after acting on it)."""
-    try:
-        items = client.list_instances(ref.region, [ref.instance_id])
-    except CloudError as exc:
-        return LiveInstance(
-            instance_id=ref.instance_id, region=ref.region, outcome=ReadOutcome.ERROR, error=_error(exc)
-        )
-    match = [item for item in items if item.get("DBInstanceId") == ref.instance_id]
-    if not match:
-        return LiveInstance(instance_id=ref.instance_id, region=ref.region, outcome=ReadOutcome.NOT_FOUND)
-    facts = parse_instance(match[0], ref.region)
+    discovery = discover_region(client, ref.region, [ref.instance_id])
+    unread = _unread(ref.region, discovery, ref.instance_id)
+    if unread is not None:
+        return unread
+    facts = parse_instance(discovery.found[ref.instance_id], ref.region)
     return read_instance(client, facts, wants_ssl(facts))
 
 
+def read_fleet(
+    client: ReadOnlyCloudClient,
+    refs: Sequence[InstanceRef],
+    *,
+    wants_ssl: Callable[[InstanceFacts], bool],
+    parallelism: int = 8,
+) -> FleetRead:
+    """Live state of every instance in ``refs``, keyed by instance id, with what the reads showed."""
+    results: dict[str, LiveInstance] = {}
+    by_region: dict[str, list[str]] = defaultdict(list)
+    for ref in refs:
+        if ref.instance_id not in by_region[ref.region]:
+            by_region[ref.region].append(ref.instance_id)
+    observations: list[RegionObservation] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="rdsssl-read") as pool:
+        submit: Submit = pool.submit
+        # One coordinating thread per region: it only waits, while the calls themselves run in `pool`
+        # (so a coordinator never occupies a worker that its own calls need).
+        with ThreadPoolExecutor(max_workers=max(1, len(by_region)), thread_name_prefix="rdsssl-region") as regions:
+            discoveries: dict[str, Future[RegionDiscovery]] = {
+                region: regions.submit(discover_region, client, region, ids, submit=submit)
+                for region, ids in by_region.items()
+            }
+            reads: dict[str, Future[LiveInstance]] = {}
+            for region, future in discoveries.items():
+                discovery = future.result()
+                if discovery.observation is not None:
+                    observations.append(discovery.observation)
+                for instance_id in by_region[region]:
+                    unread = _unread(region, discovery, instance_id)
+                    if unread is not None:
+                        results[instance_id] = unread
+                        continue
+                    facts = parse_instance(discovery.found[instance_id], region)
+                    reads[instance_id] = pool.submit(read_instance, client, facts, wants_ssl(facts))
+        for instance_id, read in reads.items():
+            results[instance_id] = read.result()
+    ordered = {ref.instance_id: results[ref.instance_id] for ref in refs}
+    return FleetRead(instances=ordered, observations=tuple(observations))
+
+
 def read_live(
-    client: CloudClient,
+    client: ReadOnlyCloudClient,
     refs: Sequence[InstanceRef],
     *,
     wants_ssl: Callable[[InstanceFacts], bool],
     parallelism: int = 8,
 ) -> dict[str, LiveInstance]:
-    """Live state of every instance in ``refs``, keyed by instance id."""
-    results: dict[str, LiveInstance] = {}
-    by_region: dict[str, list[str]] = defaultdict(list)
-    for ref in refs:
-        by_region[ref.region].append(ref.instance_id)
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="rdsssl-read") as pool:
-        listings: dict[tuple[str, int], Future[list[dict[str, object]]]] = {}
-        for region, ids in by_region.items():
-            for start in range(0, len(ids), LIST_CHUNK):
-                chunk = ids[start : start + LIST_CHUNK]
-                listings[(region, start)] = pool.submit(client.list_instances, region, chunk)
-        facts: list[InstanceFacts] = []
-        for (region, start), future in listings.items():
-            chunk = by_region[region][start : start + LIST_CHUNK]
-            try:
-                items = future.result()
-            except CloudError as exc:
-                for instance_id in chunk:
-                    results[instance_id] = LiveInstance(
-                        instance_id=instance_id, region=region, outcome=ReadOutcome.ERROR, error=_error(exc)
-                    )
-                continue
-            found = {str(item.get("DBInstanceId")): item for item in items}
-            for instance_id in chunk:
-                if instance_id in found:
-                    facts.append(parse_instance(found[instance_id], region))
-                else:
-                    results[instance_id] = LiveInstance(
-                        instance_id=instance_id, region=region, outcome=ReadOutcome.NOT_FOUND
-                    )
-        reads = {f.id: pool.submit(read_instance, client, f, wants_ssl(f)) for f in facts}
-        for instance_id, read in reads.items():
-            results[instance_id] = read.result()
-    return results
+    """Live state of every instance in ``refs``, keyed by instance id (see :func:`read_fleet`)."""
+    return read_fleet(client, refs, wants_ssl=wants_ssl, parallelism=parallelism).instances

@@ -1,7 +1,14 @@
 """Can this instance carry SSL at all, and can it be changed right now? (reference §4)
 
-Two questions with different consequences. :func:`can_carry_ssl` (engine, version, disks, billing, primary) is
-permanent: the reader does not even ask such an instance for its SSL state. :func:`blockers` adds what
+Two questions with different consequences. :func:`can_carry_ssl` (engine, version, disks, billing, instance
+role) is permanent: the reader does not even ask such an instance for its SSL state.
+
+Read-only instances are managed like primaries, with the same prerequisites (PostgreSQL 10 or later, cloud
+disks, not Serverless): the provider's PostgreSQL read-only acceptance test
+(aliyun/terraform-provider-alicloud ``alicloud/resource_alicloud_db_readonly_instance_test.go``) enables SSL,
+a client CA, a CRL and ACLs on a replica against the real cloud. Guard (disaster-recovery) and Temp
+(temporary, for a restore) instances stay ineligible: nothing public shows SSL on them, and a Temp instance
+goes away on its own. :func:`blockers` adds what
 must hold for a change now (unlocked, Running); the plan reports any of them as ``ineligible``
 with the reason, so a reviewer knows why nothing will happen.
 """
@@ -12,6 +19,8 @@ from rdsssl_reconcile.live.model import InstanceFacts
 
 MIN_MAJOR_VERSION = 10
 VERIFY_FULL_MIN_MAJOR_VERSION = 12
+#: ``DBInstanceType`` values this tool manages (DescribeDBInstances: Primary, Readonly, Guard, Temp).
+MANAGED_INSTANCE_TYPES = frozenset({"Primary", "Readonly"})
 LOCAL_DISKS = frozenset({"local_ssd", "ephemeral_ssd", "local_hdd"})
 
 
@@ -42,10 +51,10 @@ def permanent_blockers(facts: InstanceFacts) -> tuple[str, ...]:
         reasons.append(f"storage is {facts.storage_type or 'unknown'}: SSL needs cloud disks (ESSD or SSD)")
     if is_serverless(facts):
         reasons.append(f"Serverless instance (PayType {facts.pay_type}, Category {facts.category}): not supported")
-    if facts.instance_type and facts.instance_type != "Primary":
-        # Permanent too: the emulator (like, we assume, RDS) refuses to describe a read-only instance's SSL.
+    if facts.instance_type and facts.instance_type not in MANAGED_INSTANCE_TYPES:
         reasons.append(
-            f"{facts.instance_type} instance: only primary instances are managed (read-only SSL is undocumented)"
+            f"{facts.instance_type} instance: only primary and read-only instances are managed "
+            "(nothing public shows SSL on Guard or Temp instances)"
         )
     return tuple(reasons)
 

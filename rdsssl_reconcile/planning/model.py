@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from rdsssl_reconcile.live.model import ReadError
-from rdsssl_reconcile.planning.rules import RESTART_SECONDS, Restart, rule
+from rdsssl_reconcile.planning.rules import Restart, rule
 
 PLAN_FORMAT_VERSION = "1.0"
 
@@ -94,6 +94,8 @@ class PlannedRequest:
 
 @dataclass(frozen=True, slots=True)
 class RestartAssessment:
+    """The instance's one restart: its verdict, what triggers it, and how long it is expected to take."""
+
     restart: Restart
     triggers: tuple[str, ...] = ()
     rule_ids: tuple[str, ...] = ()
@@ -109,8 +111,9 @@ class RestartAssessment:
             restart=restart,
             triggers=tuple(dict.fromkeys(c.field for c in triggering)),
             rule_ids=tuple(dict.fromkeys(c.rule_id for c in triggering)),
-            # One request per instance, so every pending field costs one restart, never several.
-            estimated_seconds=RESTART_SECONDS if restart.counts_as_restart else 0,
+            # One request per instance, so the pending fields cost one restart, never several: as long
+            # as the longest of the rows that request triggers (a CRL and an ACL together: ~3 min).
+            estimated_seconds=max((rule(c.rule_id).estimated_seconds for c in triggering), default=0),
         )
 
     def detail_json(self) -> dict[str, Any]:
@@ -183,6 +186,7 @@ class PlanSummary:
     error: int
     restarts: int
     restart_seconds: int
+    longest_restart_seconds: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -195,16 +199,19 @@ class PlanSummary:
             "estimated_restart_seconds": self.restart_seconds,
         }
 
+    def restart_estimate(self) -> str:
+        """``~3 min`` for one restart; ``~3 min each`` when all are alike, else ``~4 min in total``."""
+        if self.restarts == 1:
+            return f"~{_minutes(self.restart_seconds)} min"
+        if self.longest_restart_seconds * self.restarts == self.restart_seconds:
+            return f"~{_minutes(self.longest_restart_seconds)} min each"
+        return f"~{_minutes(self.restart_seconds)} min in total"
+
     def sentence(self) -> str:
         """``2 to change, 1 restart (~3 min), 3 in sync, 1 ineligible``."""
         parts = [f"{self.change} to change"]
         if self.restarts:
-            minutes = round(self.restart_seconds / self.restarts / 60)
-            parts.append(
-                f"{self.restarts} restart{'s' if self.restarts != 1 else ''} (~{minutes} min each)"
-                if self.restarts > 1
-                else f"1 restart (~{minutes} min)"
-            )
+            parts.append(f"{self.restarts} restart{'s' if self.restarts != 1 else ''} ({self.restart_estimate()})")
         else:
             parts.append("0 restarts")
         parts.append(f"{self.in_sync} in sync")
@@ -212,6 +219,11 @@ class PlanSummary:
             if count:
                 parts.append(f"{count} {word}{'s' if word == 'error' and count != 1 else ''}")
         return ", ".join(parts)
+
+
+def _minutes(seconds: int) -> int:
+    """Whole minutes for display, never 0 for a restart that takes any time at all."""
+    return max(1, round(seconds / 60)) if seconds else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +250,7 @@ class Plan:
             error=count(PlanStatus.ERROR),
             restarts=len(restarting),
             restart_seconds=sum(i.restart.estimated_seconds for i in restarting),
+            longest_restart_seconds=max((i.restart.estimated_seconds for i in restarting), default=0),
         )
 
     @property

@@ -20,6 +20,11 @@ from rdsssl_reconcile.pki.authority import KeyType
 from rdsssl_reconcile.pki.hostname import uncovered
 from rdsssl_reconcile.pki.summary import CertSummary
 from rdsssl_reconcile.planning import eligibility
+from rdsssl_reconcile.planning.endpoints import (
+    certificate_endpoints_protected,
+    cloud_endpoint_protected,
+    reported_names,
+)
 from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, Plan, PlanStatus, RestartAssessment
 from rdsssl_reconcile.planning.request import build_parameters, planned_request
 from rdsssl_reconcile.spec.model import (
@@ -107,6 +112,31 @@ def _aliyun_reason(ssl: LiveSsl, renew_before_days: int, now: datetime) -> str |
     return None
 
 
+def _endpoints_protected(desired: DesiredInstance, ssl: LiveSsl) -> bool:
+    """Are the declared endpoints protected now (else: an ``ssl.endpoints`` change), under every reading?
+
+    A cloud certificate protects exactly the one endpoint it reports. A custom certificate protects the
+    declared endpoints when it covers them all and the report is consistent with it (names a declared
+    endpoint and nothing the certificate does not cover). When the live custom certificate is not the
+    declared one, it is replaced anyway; the same test then says whether the protected set also grows
+    or moves, so that the plan shows it as its own line.
+    """
+    declared = desired.ssl.endpoints
+    live = ssl.server_cert
+    if cloud_endpoint_protected(ssl, declared):
+        # The report names exactly the declared endpoints: a certificate that does not cover one of
+        # them is the certificate's change (with its reason), not the endpoints'.
+        return True
+    if (
+        isinstance(desired.ssl.certificate, AliyunCertificate)
+        or _live_ca_type(ssl) != "custom"
+        or live is None
+        or live.der is None
+    ):
+        return False
+    return certificate_endpoints_protected(ssl, x509.load_der_x509_certificate(live.der), declared)
+
+
 def _certificate_changes(
     desired: DesiredInstance, ssl: LiveSsl, now: datetime, warnings: list[str]
 ) -> list[FieldChange]:
@@ -136,12 +166,12 @@ def _certificate_changes(
                 "switch-to-cloud-cert" if want_type == "aliyun" else "configure-custom-cert",
             )
         )
-    if sorted(e.lower() for e in ssl.endpoints) != sorted(endpoints):
+    if turning_on or not _endpoints_protected(desired, ssl):
         endpoint_rule = "change-cloud-cert-endpoint" if want_type == "aliyun" else custom_rule
         if turning_on:
             endpoint_rule = "enable-ssl-cloud-cert" if want_type == "aliyun" else "configure-custom-cert"
         changes.append(
-            FieldChange("ssl.endpoints", ", ".join(ssl.endpoints) or NONE, ", ".join(endpoints), endpoint_rule)
+            FieldChange("ssl.endpoints", ", ".join(reported_names(ssl)) or NONE, ", ".join(endpoints), endpoint_rule)
         )
 
     match certificate:
@@ -155,7 +185,7 @@ def _certificate_changes(
                         "enable-ssl-cloud-cert" if turning_on else "switch-to-cloud-cert",
                     )
                 )
-            elif sorted(e.lower() for e in ssl.endpoints) == sorted(endpoints):
+            elif cloud_endpoint_protected(ssl, endpoints):
                 reason = _aliyun_reason(ssl, desired.policy.renew_before_days, now)
                 if reason:
                     changes.append(
@@ -354,25 +384,8 @@ def plan_instance(desired: DesiredInstance, live: LiveInstance, *, now: datetime
         return InstancePlan(
             status=PlanStatus.IN_SYNC, reasons=(reason,), warnings=tuple(warnings), notes=tuple(notes), **common
         )
-    if (
-        desired.ssl.enabled
-        and isinstance(desired.ssl.certificate, AliyunCertificate)
-        and ssl.enabled
-        and not any(c.field in ("ssl.certificate", "ssl.endpoints", "ssl.certificate.source") for c in changes)
-    ):
-        # The one request must carry the whole configuration, CAType=aliyun included, and that is the
-        # renewal request: the certificate is re-issued, so this is a certificate change with its restart,
-        # not a side note under an "unknown" one.
-        changes.append(
-            FieldChange(
-                "ssl.certificate",
-                _cert_text(ssl.server_cert),
-                f"re-issued cloud certificate for {desired.ssl.endpoints[0]} (the request re-sends CAType=aliyun)",
-                "renew-cloud-cert",
-            )
-        )
-    parameters = build_parameters(desired, live)
     frozen_changes = tuple(changes)
+    parameters = build_parameters(desired, live, frozen_changes)
     return InstancePlan(
         status=PlanStatus.CHANGE,
         changes=frozen_changes,
@@ -388,9 +401,10 @@ def _in_sync_reason(desired: DesiredInstance, ssl: LiveSsl, now: datetime) -> st
     source = desired.ssl.certificate.source if desired.ssl.certificate else None
     cert: CertSummary | None = ssl.server_cert.summary if ssl.server_cert else None
     expiry = f", {_days(cert.days_left(now))}" if cert else ""
+    endpoints = ", ".join(desired.ssl.endpoints)
     if source is CertificateSource.ALIYUN:
-        return f"SSL on with the cloud certificate for {', '.join(ssl.endpoints)}{expiry}"
-    return f"SSL on with certificate sha256 {cert.sha256[:23] if cert else '?'} for {', '.join(ssl.endpoints)}{expiry}"
+        return f"SSL on with the cloud certificate for {endpoints}{expiry}"
+    return f"SSL on with certificate sha256 {cert.sha256[:23] if cert else '?'} for {endpoints}{expiry}"
 
 
 def make_plan(

@@ -6,17 +6,19 @@ from the specs and refuses if the digest differs. Every parameter knows how to *
 (secrets as reference + public-key fingerprint) and how to produce its *wire* value; only apply asks
 for wire values, immediately before the call.
 
-The request always carries the whole desired configuration (SSL, certificate, client CA, CRL, ACLs),
-so all pending fields land in one restart.
+The request carries only what the pending changes need (see :func:`build_parameters`), and all of
+them at once, so all pending fields land in one restart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rdsssl_reconcile.live.model import LiveInstance
 from rdsssl_reconcile.pki.authority import IssuedCertificate
-from rdsssl_reconcile.planning.model import PlannedRequest, RequestParameter
+from rdsssl_reconcile.planning.endpoints import connection_string, disable_connection_string
+from rdsssl_reconcile.planning.model import FieldChange, PlannedRequest, RequestParameter
 from rdsssl_reconcile.spec.model import (
     AliyunCertificate,
     CertificateMaterial,
@@ -113,53 +115,82 @@ _SENSITIVE = (KeyValue, IssuedKeyValue)
 _AFTER_APPLY = (IssuedCertificateValue, IssuedKeyValue)
 
 
-def disable_connection_string(desired: DesiredInstance, live: LiveInstance) -> str:
-    """ConnectionString is required even to disable SSL: use what is protected now."""
-    if live.ssl and live.ssl.endpoints:
-        return ",".join(live.ssl.endpoints)
-    if desired.ssl.endpoints:
-        return ",".join(desired.ssl.endpoints)
-    return live.facts.connection_string if live.facts else ""
+#: Changes that go through the server-certificate group (SSLEnabled=1 + CAType [+ ServerCert + ServerKey]).
+SERVER_FIELDS = frozenset(
+    {
+        "ssl.enabled",
+        "ssl.certificate.source",
+        "ssl.endpoints",
+        "ssl.certificate",
+        "ssl.certificate.chain",
+        "ssl.certificate.key",
+    }
+)
 
 
-def build_parameters(desired: DesiredInstance, live: LiveInstance) -> tuple[tuple[str, ParameterValue], ...]:
-    """Wire parameters, in the API reference's order, for the desired state of ``desired``."""
+def build_parameters(
+    desired: DesiredInstance, live: LiveInstance, changes: Sequence[FieldChange]
+) -> tuple[tuple[str, ParameterValue], ...]:
+    """The wire parameters for ``changes``, in the API reference's order: only what they need.
+
+    ``DBInstanceId`` and ``ConnectionString`` always (both required), then one group per kind of pending
+    change, as the Terraform provider sends them (``alicloud/resource_alicloud_db_readonly_instance.go``,
+    ModifyDBInstanceSSL only with the fields whose configuration changed) within the constraints of the
+    API page "ModifyDBInstanceSSL":
+
+    * SSL off: ``SSLEnabled=0`` and nothing else;
+    * SSL turned on, or any server-certificate change (source, endpoints, certificate, chain, key, a
+      cloud-certificate renewal): ``SSLEnabled=1`` + ``CAType`` (+ ``ServerCert`` + ``ServerKey`` for
+      ``custom``, which CAType=custom requires);
+    * client CA enabled or changed: ``ClientCAEnabled=1`` + ``ClientCACert`` (required together);
+      removed: ``ClientCAEnabled=0``;
+    * CRL set or changed: ``ClientCrlEnabled=1`` + ``ClientCertRevocationList``; removed: ``ClientCrlEnabled=0``;
+    * ``ACL`` alone, ``ReplicationACL`` alone.
+
+    So an ACL change never re-sends ``CAType=aliyun``, which would re-issue a cloud certificate.
+    """
     ssl = desired.ssl
     params: list[tuple[str, ParameterValue]] = [("DBInstanceId", Literal(desired.id))]
     if not ssl.enabled:
-        params += [
-            ("ConnectionString", Literal(disable_connection_string(desired, live))),
-            ("SSLEnabled", Literal("0")),
-        ]
+        fallback = live.facts.connection_string if live.facts else ""
+        connection = disable_connection_string(live.ssl, ssl.endpoints, live.endpoints, fallback)
+        params += [("ConnectionString", Literal(connection)), ("SSLEnabled", Literal("0"))]
         return tuple(params)
-    params += [("ConnectionString", Literal(",".join(ssl.endpoints))), ("SSLEnabled", Literal("1"))]
-    match ssl.certificate:
-        case AliyunCertificate():
-            params.append(("CAType", Literal("aliyun")))
-        case CustomCertificate(cert=cert, key=key):
-            params += [
-                ("CAType", Literal("custom")),
-                ("ServerCert", CertificateValue(cert)),
-                ("ServerKey", KeyValue(key)),
-            ]
-        case IssuerCertificate() as issuer:
-            params += [
-                ("CAType", Literal("custom")),
-                ("ServerCert", IssuedCertificateValue(issuer, ssl.endpoints)),
-                ("ServerKey", IssuedKeyValue(issuer)),
-            ]
+    fields = {change.field for change in changes}
+    params.append(("ConnectionString", Literal(connection_string(ssl.endpoints))))
+    if fields & SERVER_FIELDS:
+        params.append(("SSLEnabled", Literal("1")))
+        match ssl.certificate:
+            case AliyunCertificate():
+                params.append(("CAType", Literal("aliyun")))
+            case CustomCertificate(cert=cert, key=key):
+                params += [
+                    ("CAType", Literal("custom")),
+                    ("ServerCert", CertificateValue(cert)),
+                    ("ServerKey", KeyValue(key)),
+                ]
+            case IssuerCertificate() as issuer:
+                params += [
+                    ("CAType", Literal("custom")),
+                    ("ServerCert", IssuedCertificateValue(issuer, ssl.endpoints)),
+                    ("ServerKey", IssuedKeyValue(issuer)),
+                ]
     client_ca = ssl.client_ca
+    if "ssl.client_ca" in fields:
+        if client_ca is None:
+            params.append(("ClientCAEnabled", Literal("0")))
+        else:
+            params += [("ClientCAEnabled", Literal("1")), ("ClientCACert", CertificateValue(client_ca.cert))]
     if client_ca is None:
-        params.append(("ClientCAEnabled", Literal("0")))
         return tuple(params)
-    params += [("ClientCAEnabled", Literal("1")), ("ClientCACert", CertificateValue(client_ca.cert))]
-    if client_ca.crl is not None:
-        params += [("ClientCrlEnabled", Literal("1")), ("ClientCertRevocationList", CrlValue(client_ca.crl))]
-    else:
-        params.append(("ClientCrlEnabled", Literal("0")))
-    if client_ca.acl:
+    if "ssl.client_ca.crl" in fields:
+        if client_ca.crl is not None:
+            params += [("ClientCrlEnabled", Literal("1")), ("ClientCertRevocationList", CrlValue(client_ca.crl))]
+        else:
+            params.append(("ClientCrlEnabled", Literal("0")))
+    if "ssl.client_ca.acl" in fields and client_ca.acl:
         params.append(("ACL", Literal(client_ca.acl)))
-    if client_ca.replication_acl:
+    if "ssl.client_ca.replication_acl" in fields and client_ca.replication_acl:
         params.append(("ReplicationACL", Literal(client_ca.replication_acl)))
     return tuple(params)
 

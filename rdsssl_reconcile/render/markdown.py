@@ -201,7 +201,9 @@ def _details(item: InstancePlan) -> list[str]:
     if item.restart.rule_ids:
         lines.append(f"Restart rules (one restart, ~{_minutes(item.restart.estimated_seconds)} min):")
         lines.extend(
-            f"- {rule(r).operation}: **{rule(r).restart.value}** ({rule(r).source})" for r in item.restart.rule_ids
+            f"- {rule(r).operation}: **{rule(r).restart.value}**, ~{_minutes(rule(r).estimated_seconds)} min "
+            f"({rule(r).source})"
+            for r in item.restart.rule_ids
         )
         lines.append("")
     if item.request:

@@ -30,9 +30,13 @@ def _symbol(change: FieldChange) -> str:
     return "~"
 
 
+def _minutes(seconds: int) -> int:
+    return max(1, round(seconds / 60)) if seconds else 0
+
+
 def _restart_label(item: InstancePlan) -> str:
     restart = item.restart
-    minutes = round(restart.estimated_seconds / 60)
+    minutes = _minutes(restart.estimated_seconds)
     if restart.restart is Restart.REQUIRED:
         return click.style(f"RESTART required (~{minutes} min)", fg="red", bold=True)
     if restart.restart is Restart.UNKNOWN:
@@ -71,7 +75,10 @@ def _instance_lines(item: InstancePlan) -> list[str]:
             )
             for rule_id in item.restart.rule_ids:
                 current = rule(rule_id)
-                lines.append(f"        - {current.operation}: {current.restart.value} (source: {current.source})")
+                lines.append(
+                    f"        - {current.operation}: {current.restart.value}, ~{_minutes(current.estimated_seconds)} min "
+                    f"(source: {current.source})"
+                )
         if item.request:
             lines.append(f"      request: {visible(item.request.action)} (one call)")
             names = [visible(p.name) for p in item.request.parameters]

@@ -99,8 +99,18 @@ def acl_only_item(instance_id: str = "pgm-a") -> InstancePlan:
 def test_an_unknown_restart_is_planned_as_one() -> None:
     item = acl_only_item()
     assert item.to_json()["restart"] == "unknown"
-    assert item.restart.estimated_seconds == 180
+    assert item.restart.estimated_seconds == 60  # "Forcefully enable SSL connections": about 1 minute
     assert item.restart.triggers == ("ssl.client_ca.acl",)
+
+
+def test_a_window_fits_each_change_by_its_own_estimate() -> None:
+    """Two minutes before the window closes: room for an ACL change (~1 min), not for a certificate (~3)."""
+    now = at("2026-11-27 03:58")
+    policy = RestartPolicy(mode=RestartMode.WINDOW, window=MaintenanceWindow.parse("02:00-04:00"))
+    assert decide(acl_only_item(), policy, now=now, allow_restart=frozenset()).allowed
+    squeezed = decide(restarting_item(), policy, now=now, allow_restart=frozenset())
+    assert not squeezed.allowed
+    assert "too soon for a ~3 min restart" in squeezed.reason
 
 
 def test_an_unknown_restart_is_deferred_under_restart_never() -> None:
@@ -109,7 +119,7 @@ def test_an_unknown_restart_is_deferred_under_restart_never() -> None:
     never = RestartPolicy(mode=RestartMode.NEVER)
     decision = decide(item, never, now=now, allow_restart=frozenset())
     assert not decision.allowed
-    assert decision.reason.startswith("policy restart: never; the change restarts the instance (~3 min)")
+    assert decision.reason.startswith("policy restart: never; the change restarts the instance (~1 min)")
     assert "--allow-restart pgm-a" in decision.reason
     assert decide(item, never, now=now, allow_restart=frozenset({"pgm-a"})).allowed
     assert not decide(item, never, now=now, allow_restart=frozenset({"pgm-b"})).allowed

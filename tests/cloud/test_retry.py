@@ -25,8 +25,16 @@ class Scripted:
             raise self.errors.pop(0)
         return {"ok": True}
 
-    def list_instances(self, region_id: str, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
-        return [self._next()]
+    def describe_instances_page(
+        self,
+        region_id: str,
+        *,
+        instance_ids: Sequence[str] = (),
+        engine: str | None = None,
+        page_number: int = 1,
+        page_size: int = 100,
+    ) -> dict[str, Any]:
+        return self._next()
 
     def describe_instance(self, region_id: str, instance_id: str) -> dict[str, Any]:
         return self._next()

@@ -48,46 +48,63 @@ def accepted(emulator: RunningEmulator) -> list[dict[str, Any]]:
 def test_demo_specs_converge_with_one_modify_per_changed_instance(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """The demo, read-only replica included: planned, applied, in sync, with the documented request."""
     shutil.copytree(REPO / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns(".state"))
-    with run_emulator(fleet=REPO / "specs" / "_emulator-fleet.yaml", restart_seconds=0.2) as emulator:
+    fleet = REPO / "specs" / "_emulator-fleet.yaml"
+    with run_emulator(fleet=fleet, restart_seconds=0.2, readonly_ssl_supported=True) as emulator:
         monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
         monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
         planned = json.loads(
             cli("plan", "specs", "--endpoint", emulator.endpoint, "--format", "json", cwd=tmp_path).out
         )
         changed = {i["id"] for i in planned["instances"] if i["status"] == "change"}
-        assert changed == {"pgm-demo-orders"}
+        assert changed == {"pgm-demo-orders", "pgm-demo-orders-ro"}
         emulator.admin.clear_calls()
         result = cli(
             "apply", "specs", "--endpoint", emulator.endpoint, *FAST, "--audit-log", str(tmp_path / "audit.jsonl")
         )
         assert result.code == 0, result.text
         assert "pgm-demo-orders     applied" in result.out
+        assert "pgm-demo-orders-ro  applied" in result.out
         calls = modifies(emulator)
-        assert [c["instance_id"] for c in calls] == ["pgm-demo-orders"]
+        assert sorted(c["instance_id"] for c in calls) == ["pgm-demo-orders", "pgm-demo-orders-ro"]
+        (replica,) = [c for c in calls if c["instance_id"] == "pgm-demo-orders-ro"]
+        # Enabling SSL with the cloud certificate ("Configure SSL encryption for an ApsaraDB RDS for
+        # PostgreSQL instance"; the API page "ModifyDBInstanceSSL"), sent to the replica itself.
+        assert replica["outcome"] == "ok"
+        assert {
+            "DBInstanceId": "pgm-demo-orders-ro",
+            "ConnectionString": "pgm-demo-orders-ro.pg.rds.aliyuncs.com",
+            "SSLEnabled": "1",
+            "CAType": "aliyun",
+        }.items() <= replica["params"].items()
         again = cli("plan", "specs", "--endpoint", emulator.endpoint, "--detailed-exitcode")
         assert again.code == 0, again.text
-        assert "Plan: 0 to change, 0 restarts, 3 in sync, 2 ineligible." in again.out
+        assert "Plan: 0 to change, 0 restarts, 4 in sync, 2 ineligible." in again.out
+        assert "= pgm-demo-orders-ro (cn-hangzhou): in sync - SSL on with the cloud certificate" in again.out
         log = read_audit_log(tmp_path / "audit.jsonl")
         assert log.complete, log.torn
         assert log.records[0]["kind"] == "run_started"
         audit = list(log.records[1:])
-        # A "sending" record before the request, its outcome after it, then the result.
-        assert [(a["kind"], a["instance"], a["outcome"]) for a in audit] == [
-            ("call", "pgm-demo-orders", "sending"),
-            ("call", "pgm-demo-orders", "accepted"),
-            ("result", "pgm-demo-orders", "applied"),
-        ]
-        assert audit[1]["request_id"] == calls[0]["request_id"]
-        assert (
-            audit[0]["fields_changed"]
-            == audit[1]["fields_changed"]
-            == [
-                "ssl.enabled",
-                "ssl.endpoints",
-                "ssl.certificate",
+        for instance_id in ("pgm-demo-orders", "pgm-demo-orders-ro"):
+            mine = [a for a in audit if a["instance"] == instance_id]
+            # A "sending" record before the request, its outcome after it, then the result.
+            assert [(a["kind"], a["outcome"]) for a in mine] == [
+                ("call", "sending"),
+                ("call", "accepted"),
+                ("result", "applied"),
             ]
-        )
+            (call,) = [c for c in calls if c["instance_id"] == instance_id]
+            assert mine[1]["request_id"] == call["request_id"]
+            assert (
+                mine[0]["fields_changed"]
+                == mine[1]["fields_changed"]
+                == [
+                    "ssl.enabled",
+                    "ssl.endpoints",
+                    "ssl.certificate",
+                ]
+            )
 
 
 def test_without_terminal_or_auto_approve_apply_refuses(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
@@ -295,7 +312,7 @@ def test_failed_and_hanging_modifies_are_reported_while_others_proceed(
     assert "the change failed (LastModifyStatus failed" in result.out
     # Accepted and never seen to end: where it ends is unknown, not a failure.
     assert "pgm-hang  unknown" in result.out
-    assert "timed out after 0:03 with the change in flight; last seen: SSLModifying, LastModifyStatus setting" in (
+    assert "timed out after 0:03 with the change in flight; last seen: SSL_MODIFYING, LastModifyStatus setting" in (
         result.out
     )
 
@@ -420,7 +437,7 @@ def test_second_sigint_reports_the_in_flight_change_unknown(emulator: RunningEmu
     assert process.returncode == 130, out + err
     assert emulator.admin.instance("pgm-i1")["pending"] is not None, "the restart ended before the second Ctrl-C"
     assert re.search(r"^pgm-i1\s+unknown\s", out, flags=re.MULTILINE), out
-    assert "interrupted while the change was in flight; last seen: SSLModifying, LastModifyStatus setting" in out
+    assert "interrupted while the change was in flight; last seen: SSL_MODIFYING, LastModifyStatus setting" in out
     assert "over 1 restart." in out
     results = [json.loads(line) for line in audit.read_text().splitlines() if '"result"' in line]
     assert [(r["instance"], r["outcome"]) for r in results] == [("pgm-i1", "unknown")]
@@ -574,7 +591,8 @@ def test_apply_with_nothing_to_change_but_unplannable_instances_fails(
     write_spec(spec_dir, aliyun_spec("pgm-missing"))
     result = cli("apply", str(spec_dir), *FAST)
     assert result.code == 1, result.text
-    assert "No changes to apply, but 1 instance(s) cannot be applied:\n  - pgm-missing: not found" in result.err
+    assert "No changes to apply, but 1 instance(s) cannot be applied:" in result.err
+    assert "  - pgm-missing: not found\n" in result.err
 
 
 def test_unwritable_audit_log_is_refused_before_any_call(

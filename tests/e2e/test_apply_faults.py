@@ -322,7 +322,7 @@ def test_second_apply_while_the_first_is_mid_restart_sends_nothing(
     second = finish(popen(["apply", *FAST], cwd=tmp_path, env=fault_env("state-b")))
     # Nothing sent, and nothing proven in sync: not plannable now is 3 for apply (README "Exit codes").
     assert second.code == 3, second.text
-    assert "status is SSLModifying, not Running" in second.out  # its plan saw the restart in progress
+    assert "status is SSL_MODIFYING, not Running" in second.out  # its plan saw the restart in progress
     first_result = finish(first)
     assert first_result.code == 0, first_result.text
     assert json.loads(first_result.out)["summary"]["restarts"] == 1

@@ -33,6 +33,12 @@ Cli = Callable[..., CliResult]
 
 def test_demo_specs_plan_on_a_fresh_checkout(tmp_path: Path) -> None:
     """The README's first command: demo specs against the embedded emulator, as a real process."""
+    from rdsssl_reconcile.emulator.settings import EmulatorSettings
+
+    if not EmulatorSettings().readonly_ssl_supported:
+        pytest.skip(
+            "the demo's read-only instance needs the emulator default readonly_ssl_supported=true (h9-emulator)"
+        )
     shutil.copytree(REPO / "specs", tmp_path / "specs", ignore=shutil.ignore_patterns(".state"))
     result = run_subprocess(["plan", "--detailed-exitcode"], cwd=tmp_path)
     assert result.code == 2, result.text
@@ -44,7 +50,8 @@ def test_demo_specs_plan_on_a_fresh_checkout(tmp_path: Path) -> None:
     assert "in sync" in out
     assert "! pgm-demo-legacy" in out
     assert "PostgreSQL 9.6: SSL needs PostgreSQL 10 or later" in out
-    assert "Plan: 1 to change, 1 restart (~3 min), 2 in sync, 2 ineligible." in out
+    assert "~ pgm-demo-orders-ro (cn-hangzhou) will be changed: RESTART required (~3 min)" in out
+    assert "Plan: 2 to change, 2 restarts (~3 min each), 2 in sync, 2 ineligible." in out
     assert (tmp_path / "specs" / ".state" / "emulator.json").stat().st_mode & 0o777 == 0o600
 
 
@@ -403,14 +410,25 @@ def test_an_endpoint_that_is_not_the_rds_api_is_named_not_retried(
     assert len(hits) == 1  # a permanent error: not retried
 
 
-def test_read_only_instance_is_ineligible_not_an_error(cli: Cli, cloud_env: RunningEmulator, spec_dir: Path) -> None:
+def test_read_only_instance_is_planned_and_a_guard_instance_is_ineligible(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path
+) -> None:
+    cloud_env.admin.settings(readonly_ssl_supported=True)
     cloud_env.admin.add_instances(
-        [instance_entry("pgm-p"), instance_entry("pgm-ro", instance_type="Readonly", master_instance_id="pgm-p")]
+        [
+            instance_entry("pgm-p"),
+            instance_entry("pgm-ro", instance_type="Readonly", master_instance_id="pgm-p"),
+            instance_entry("pgm-guard", instance_type="Guard", master_instance_id="pgm-p"),
+        ]
     )
-    write_spec(spec_dir, "instances:\n  - {id: pgm-ro, region: cn-hangzhou, ssl: {enabled: false}}\n")
+    write_spec(spec_dir, aliyun_spec("pgm-ro", "pgm-guard"))
     cloud_env.admin.clear_calls()
     result = cli("plan", str(spec_dir), "--detailed-exitcode")
-    assert result.code == 0, result.text
-    assert "! pgm-ro (cn-hangzhou): ineligible - Readonly instance: only primary instances are managed" in result.out
-    # Its SSL state is not even asked for.
-    assert [c["action"] for c in cloud_env.admin.calls()] == ["DescribeDBInstances"]
+    # The Guard instance can never carry the SSL its spec declares: the plan fails (README "Exit codes").
+    assert result.code == 1, result.text
+    assert "~ pgm-ro (cn-hangzhou) will be changed" in result.out
+    assert "! pgm-guard (cn-hangzhou): ineligible - Guard instance: only primary and read-only" in result.out
+    # The Guard instance's SSL state is not even asked for.
+    asked = {(c["action"], c.get("instance_id")) for c in cloud_env.admin.calls()}
+    assert ("DescribeDBInstanceSSL", "pgm-ro") in asked
+    assert ("DescribeDBInstanceSSL", "pgm-guard") not in asked

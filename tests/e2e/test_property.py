@@ -27,7 +27,7 @@ from rdsssl_reconcile.pki.pem import crl_to_pem
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import PlanStatus
 from rdsssl_reconcile.planning.planner import plan_instance
-from rdsssl_reconcile.planning.request import build_parameters, wire_parameters
+from rdsssl_reconcile.planning.request import SERVER_FIELDS, build_parameters, wire_parameters
 from rdsssl_reconcile.spec.loader import load_specs
 
 pytestmark = pytest.mark.e2e
@@ -153,6 +153,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 COUNTER = itertools.count()
 
 
+def assert_minimal(item: Any, *, enabled: bool) -> None:
+    """Only the groups the planned changes need: never CAType (a cloud re-issue) without a server change."""
+    names = [p.name for p in item.request.parameters]
+    assert names[:2] == ["DBInstanceId", "ConnectionString"]
+    if not enabled:
+        assert names == ["DBInstanceId", "ConnectionString", "SSLEnabled"]
+        return
+    server_change = any(c.field in SERVER_FIELDS for c in item.changes)
+    assert ("CAType" in names) is server_change, (names, [c.field for c in item.changes])
+    assert ("ACL" in names) is any(c.field == "ssl.client_ca.acl" for c in item.changes)
+    assert ("ReplicationACL" in names) is any(c.field == "ssl.client_ca.replication_acl" for c in item.changes)
+    assert ("ClientCrlEnabled" in names) is any(c.field == "ssl.client_ca.crl" for c in item.changes)
+    assert ("ClientCAEnabled" in names) is any(c.field == "ssl.client_ca" for c in item.changes)
+
+
 def converge(
     emulator: RunningEmulator, world: World, instance_id: str, state: dict[str, Any]
 ) -> tuple[PlanStatus, Any]:
@@ -170,7 +185,10 @@ def converge(
         live = read_one(connection.client, ref, can_carry_ssl)
         item = plan_instance(desired, live, now=NOW)
         if item.status is PlanStatus.CHANGE:
-            connection.client.modify_ssl("cn-hangzhou", wire_parameters(build_parameters(desired, live), None))
+            assert_minimal(item, enabled=bool(state["enabled"]))
+            connection.client.modify_ssl(
+                "cn-hangzhou", wire_parameters(build_parameters(desired, live, item.changes), None)
+            )
             emulator.admin.advance_clock(1)
         again = plan_instance(desired, read_one(connection.client, ref, can_carry_ssl), now=NOW)
     return again.status, again

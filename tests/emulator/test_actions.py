@@ -187,7 +187,7 @@ def test_enable_aliyun_restarts_then_applies(emulator, client):
     assert during.sslenabled == "off"  # the new configuration is visible only when the restart ends
     assert during.last_modify_status == "setting"
     assert during.modify_status_reason == "Modify DB Instance SSL Config."
-    assert emulator.admin.instance("pgm-en")["status"] == "SSLModifying"
+    assert emulator.admin.instance("pgm-en")["status"] == "SSL_MODIFYING"
     expect_error(lambda: modify_ssl(client, "pgm-en", sslenabled=0), "IncorrectDBSslStatus", 400)
 
     emulator.admin.advance_clock(30)
@@ -289,14 +289,15 @@ def test_client_ca_disable_clears_crl_and_acls(emulator, client, pki):
     emulator.admin.advance_clock(1)
     body = describe_ssl(client, "pgm-ccd")
     assert body.sslenabled == "on"
-    assert body.client_cacert == body.client_cert_revocation_list == body.acl == ""
+    assert body.client_cacert == body.client_cert_revocation_list == ""
+    assert body.acl == body.replication_acl == "prefer"  # the documented default, once no ACL is set
 
 
 def test_noop_modify_is_accepted_and_restarts(emulator, client):
     emulator.admin.add_instances([entry("pgm-noop")])
     emulator.admin.settings(restart_seconds=30)
     modify_ssl(client, "pgm-noop")
-    assert emulator.admin.instance("pgm-noop")["status"] == "SSLModifying"
+    assert emulator.admin.instance("pgm-noop")["status"] == "SSL_MODIFYING"
     emulator.admin.advance_clock(31)
     assert describe_ssl(client, "pgm-noop").sslenabled == "off"
     assert len(emulator.admin.modifications()) == 1

@@ -28,6 +28,8 @@ FLEET = [
     entry("pgm-slcat", category="Serverless_standard"),
     entry("rm-mysql", engine="MySQL", engine_version="8.0"),
     entry("pgm-ro", instance_type="Readonly", master_instance_id="pgm-ok"),
+    entry("pgm-ro96", engine_version="9.6", instance_type="Readonly", master_instance_id="pgm-pg96"),
+    entry("pgm-rolocal", storage_type="local_ssd", instance_type="Readonly", master_instance_id="pgm-local"),
     entry("pgm-locked", lock_mode="ManualLock"),
     entry("pgm-reboot", status="Rebooting"),
     entry("pgm-setting", last_modify_status="setting"),
@@ -87,16 +89,18 @@ GARBAGE_CERT = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END 
 
 # (name, instance, kwargs for modify_ssl or a builder taking pki, code, status)
 MODIFY_CASES: list[tuple[str, str, Any, str, int]] = [
-    ("unknown instance", "pgm-nope", {"sslenabled": 1, "catype": "aliyun"}, "InvalidDBInstanceId.NotFound", 404),
+    # ModifyDBInstanceSSL's table: 400 "The DBInstanceId provided does not exist in records." (Describe*: 404)
+    ("unknown instance", "pgm-nope", {"sslenabled": 1, "catype": "aliyun"}, "InvalidDBInstanceId.NotFound", 400),
     ("postgres 9.6", "pgm-pg96", {"sslenabled": 1, "catype": "aliyun"}, "IncorrectEngineVersion", 403),
     ("local ssd", "pgm-local", {"sslenabled": 1, "catype": "aliyun"}, "OperationDenied.DBInstanceType", 403),
     ("ephemeral ssd", "pgm-ephemeral", {"sslenabled": 1}, "OperationDenied.DBInstanceType", 403),
     ("serverless pay type", "pgm-serverless", {"sslenabled": 1}, "InvalidInstanceLevel.Malformed", 403),
     ("serverless category", "pgm-slcat", {"sslenabled": 1}, "InvalidInstanceLevel.Malformed", 403),
     ("mysql", "rm-mysql", {"sslenabled": 1}, "InstanceEngineType.NotSupport", 403),
-    ("read-only instance", "pgm-ro", {"sslenabled": 1}, "OperationDenied.DBInstanceType", 403),
+    ("read-only instance, PostgreSQL 9.6", "pgm-ro96", {"sslenabled": 1}, "IncorrectEngineVersion", 403),
+    ("read-only instance, local SSD", "pgm-rolocal", {"sslenabled": 1}, "OperationDenied.DBInstanceType", 403),
     ("locked instance", "pgm-locked", {"sslenabled": 1}, "IncorrectDBInstanceLockMode", 403),
-    ("not running", "pgm-reboot", {"sslenabled": 1}, "IncorrectDBInstanceState", 403),
+    ("not running", "pgm-reboot", {"sslenabled": 1}, "InvalideStatus.Format", 400),
     ("ssl change in progress", "pgm-setting", {"sslenabled": 1}, "IncorrectDBSslStatus", 400),
     ("SSLEnabled=2", "pgm-ok", {"sslenabled": 2}, "InvalidSSLStatus", 400),
     ("unknown CAType", "pgm-ok", {"sslenabled": 1, "catype": "Aliyun"}, "InvalidCAType.NotFound", 400),
@@ -122,21 +126,21 @@ MODIFY_CASES: list[tuple[str, str, Any, str, int]] = [
         "endpoint of another instance",
         "pgm-ok",
         lambda pki, i: {"connection_string": host("pgm-pg12"), "sslenabled": 1},
-        "InvalidConnectionString.NotFound",
+        "Endpoint.NotFound",
         404,
     ),
     (
         "read/write splitting endpoint",
         "pgm-rw",
         lambda pki, i: {"connection_string": "pgm-rwsplit.pg.rds.aliyuncs.com", "sslenabled": 1},
-        "InvalidConnectionString.NotSupport",
-        400,
+        "Endpoint.NotFound",
+        404,
     ),
     (
         "aliyun with two endpoints",
         "pgm-rw",
         lambda pki, i: {"connection_string": f"{host(i)},pgm-rwo.pg.rds.aliyuncs.com", "sslenabled": 1},
-        "InvalidConnectionString.NotFound",
+        "Endpoint.NotFound",
         404,
     ),
     ("client CA without certificate", "pgm-sslon", {"client_caenabled": 1}, "InvalidClientCACert", 400),
@@ -230,8 +234,23 @@ def test_modify_refused(fleet, client, pki, instance_id, fields, code, status):
 
 
 def test_not_running_error_is_configurable(fleet, client):
-    fleet.admin.settings(not_running_error="InvalideStatus.Format")
-    expect_error(lambda: modify_ssl(client, "pgm-reboot", sslenabled=1), "InvalideStatus.Format", 400)
+    fleet.admin.settings(not_running_error="IncorrectDBInstanceState")
+    expect_error(lambda: modify_ssl(client, "pgm-reboot", sslenabled=1), "IncorrectDBInstanceState", 403)
+
+
+@pytest.mark.parametrize("code", ["Endpoint.NotFound", "Parameters.Invalid", "InvalidConnectionString.NotFound"])
+def test_read_write_splitting_refusal_is_configurable(fleet, client, code):
+    fleet.admin.settings(rw_splitting_error=code)
+    status = {"Parameters.Invalid": 400}.get(code, 404)
+    refused = lambda: modify_ssl(client, "pgm-rw", connection_string="pgm-rwsplit.pg.rds.aliyuncs.com", sslenabled=1)  # noqa: E731
+    expect_error(refused, code, status)
+
+
+def test_unknown_instance_is_a_400_on_modify_and_a_404_on_describe(fleet, client):
+    error = expect_error(lambda: modify_ssl(client, "pgm-nope", sslenabled=1), "InvalidDBInstanceId.NotFound", 400)
+    assert "The DBInstanceId provided does not exist in records." in error.message
+    error = expect_error(lambda: describe_ssl(client, "pgm-nope"), "InvalidDBInstanceId.NotFound", 404)
+    assert "The specified instance is not found." in error.message
 
 
 def test_cloud_ssd_refusal_is_configurable(fleet, client):
@@ -239,10 +258,14 @@ def test_cloud_ssd_refusal_is_configurable(fleet, client):
     expect_error(lambda: modify_ssl(client, "pgm-cloudssd", sslenabled=1), "CloudSSDNotSupport", 403)
 
 
-def test_readonly_support_is_configurable(fleet, client):
-    fleet.admin.settings(readonly_ssl_supported=True)
+def test_readonly_instances_support_ssl_unless_configured_otherwise(fleet, client):
     modify_ssl(client, "pgm-ro", sslenabled=1, catype="aliyun")
     assert len(fleet.admin.modifications()) == 1
+    fleet.admin.advance_clock(1)
+    assert describe_ssl(client, "pgm-ro").sslenabled == "on"
+    fleet.admin.settings(readonly_ssl_supported=False)
+    expect_error(lambda: modify_ssl(client, "pgm-ro", sslenabled=0), "OperationDenied.DBInstanceType", 403)
+    expect_error(lambda: describe_ssl(client, "pgm-ro"), "OperationDenied.DBInstanceType", 403)
 
 
 def test_verify_full_accepted_on_postgresql_12(fleet, client, pki):
@@ -305,7 +328,7 @@ def _call(client: Any, name: str) -> Callable[[], Any]:
         ("ssl", "pgm-pg96", "IncorrectEngineVersion", 403),
         ("ssl", "pgm-local", "OperationDenied.DBInstanceType", 403),
         ("ssl", "pgm-serverless", "InvalidInstanceLevel.Malformed", 403),
-        ("ssl", "pgm-ro", "OperationDenied.DBInstanceType", 403),
+        ("ssl", "pgm-ro96", "IncorrectEngineVersion", 403),
     ],
 )
 def test_describe_and_parameter_errors(fleet, client, call, instance_id, code, status):

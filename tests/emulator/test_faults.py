@@ -94,13 +94,13 @@ def test_modify_that_never_finishes(seeded, client):
     modify_ssl(client, "pgm-f2", sslenabled=1, catype="aliyun")  # another instance is not affected
     seeded.admin.advance_clock(7 * 86400)
     assert describe_ssl(client, "pgm-f1").last_modify_status == "setting"
-    assert seeded.admin.instance("pgm-f1")["status"] == "SSLModifying"
+    assert seeded.admin.instance("pgm-f1")["status"] == "SSL_MODIFYING"
     assert describe_ssl(client, "pgm-f2").last_modify_status == "success"
     outcomes = {m["instance_id"]: m["outcome"] for m in seeded.admin.modifications()}
     assert outcomes == {"pgm-f1": "pending", "pgm-f2": "success"}
     expect_error(lambda: modify_ssl(client, "pgm-f1", sslenabled=0), "IncorrectDBSslStatus", 400)
     seeded.admin.set_instance("pgm-f1", pending=None)  # the operator's way out
-    assert seeded.admin.instance("pgm-f1")["status"] == "SSLModifying"
+    assert seeded.admin.instance("pgm-f1")["status"] == "SSL_MODIFYING"
     seeded.admin.set_instance("pgm-f1", status="Running", last_modify_status="failed")
     modify_ssl(client, "pgm-f1", sslenabled=0)
 

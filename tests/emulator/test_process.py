@@ -88,7 +88,7 @@ def test_sigkill_after_acknowledged_modify_loses_nothing(tmp_path, pki):
     other = write_fleet(tmp_path / "other.yaml", entry("pgm-unrelated"))
     with spawn_emulator_process(other, state_file=state, restart_seconds=60, output_dir=tmp_path) as second:
         state_now = second.admin.instance("pgm-crash")
-        assert state_now["status"] == "SSLModifying"
+        assert state_now["status"] == "SSL_MODIFYING"
         assert state_now["pending"]["request_id"] == request_id
         with pytest.raises(AdminError) as missing:
             second.admin.instance("pgm-unrelated")

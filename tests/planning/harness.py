@@ -32,7 +32,10 @@ Case layout::
         restart: required                # the instance's verdict
         estimated_seconds: 180           # restart_detail.estimated_seconds (required with status change)
         changes: [{field: ssl.enabled, before: "false", after: "true", rule: enable-ssl-cloud-cert, restart: required}]
-        request: {SSLEnabled: "1"}      # subset of the displayed request parameters
+        request: {SSLEnabled: "1"}      # subset of the displayed request parameters (null: absent);
+                                         # literal parameters compare exactly, PEM displays by substring
+        request_parameters: [DBInstanceId, ConnectionString, ACL]   # the exact names, in order
+        sources_contain: ["Forcefully enable SSL connections"]      # in the sources of the triggered rules
         reasons_contain: [...]; warnings_contain: [...]; notes_contain: [...]
 """
 
@@ -292,6 +295,27 @@ def estimate_mismatches(instance_id: str, expected: dict[str, Any], actual: dict
     return []
 
 
+#: Parameters whose displayed value is the wire value itself: compared exactly, not by substring.
+LITERAL_PARAMETERS = frozenset(
+    {
+        "DBInstanceId",
+        "ConnectionString",
+        "SSLEnabled",
+        "CAType",
+        "ClientCAEnabled",
+        "ClientCrlEnabled",
+        "ACL",
+        "ReplicationACL",
+    }
+)
+
+
+def _parameter_matches(name: str, wanted: str, got: str | None) -> bool:
+    if got is None:
+        return False
+    return got == wanted if name in LITERAL_PARAMETERS else wanted in got
+
+
 def mismatches(run: CaseRun) -> list[str]:
     """Every difference between the case's expectations and the plan, readable."""
     problems: list[str] = []
@@ -337,8 +361,16 @@ def mismatches(run: CaseRun) -> list[str]:
                     wanted = expand(str(value), run.values)
                     if value is None and name in params:
                         problems.append(f"{instance_id}: request has {name}, expected it absent")
-                    elif value is not None and wanted not in str(params.get(name)):
+                    elif value is not None and not _parameter_matches(name, wanted, params.get(name)):
                         problems.append(f"{instance_id}: request {name} = {params.get(name)!r}, expected {wanted!r}")
+        if "request_parameters" in expected:
+            names = [p["name"] for p in (actual["request"] or {}).get("parameters", [])]
+            if names != expected["request_parameters"]:
+                problems.append(f"{instance_id}: request parameters {names}, expected {expected['request_parameters']}")
+        sources = [r["source"] for r in actual["restart_detail"]["rules"]]
+        for text in expected.get("sources_contain", []):
+            if not any(text in source for source in sources):
+                problems.append(f"{instance_id}: no restart rule source contains {text!r}: {sources}")
         for key, field in (
             ("reasons_contain", "reasons"),
             ("warnings_contain", "warnings"),

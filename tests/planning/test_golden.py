@@ -110,3 +110,28 @@ def test_a_case_that_leaves_a_verdict_or_the_estimate_unstated_is_refused() -> N
     assert estimate_mismatches("pgm-a", {"status": "change", "estimated_seconds": 0}, actual)
     assert estimate_mismatches("pgm-a", {"status": "change", "estimated_seconds": 180}, actual) == []
     assert estimate_mismatches("pgm-a", {"status": "in_sync"}, actual) == []
+
+
+#: The Alibaba Cloud documents a restart row may cite, by title.
+DOCUMENT_TITLES = (
+    "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance",
+    "Configure SSL encryption for an ApsaraDB RDS for PostgreSQL instance",
+    "Configure a client CA certificate for an ApsaraDB RDS for PostgreSQL instance",
+    "Forcefully enable SSL connections",
+)
+
+
+@pytest.mark.parametrize("row", [r for r in RULES if r.id != FALLBACK_ROW], ids=lambda r: r.id)
+def test_every_row_cites_a_document_by_title_and_states_its_estimate(row: Any) -> None:
+    assert any(f'"{title}"' in row.source for title in DOCUMENT_TITLES), row.source
+    assert "[" not in row.source
+    assert "§" not in row.source
+    assert row.to_json()["estimated_seconds"] == row.estimated_seconds
+    minutes = {180: "3 minutes", 60: "1 minute"}[row.estimated_seconds]
+    assert minutes in row.source, f"{row.id}: the source does not state the estimate ({minutes})"
+
+
+def test_acl_rows_are_one_minute_and_every_other_documented_row_three() -> None:
+    estimates = {r.id: r.estimated_seconds for r in RULES}
+    assert estimates.pop("change-acl") == estimates.pop("change-replication-acl") == 60
+    assert set(estimates.values()) == {RESTART_SECONDS} == {180}

@@ -252,7 +252,8 @@ def test_plain_progress_and_summary_escape_details() -> None:
 def test_live_progress_table_escapes_details() -> None:
     output = io.StringIO()
     console = Console(file=output, force_terminal=True, width=300, color_system="standard")
-    reporter = LiveReporter(["pgm-a"], console=console)
+    reporter = LiveReporter(console=console)
+    reporter.start(["pgm-a"])
     reporter.phase("pgm-a", "restarting", f"seen {HOSTILE}")
     reporter.close()
     screen = render_screen(output.getvalue())
