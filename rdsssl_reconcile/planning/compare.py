@@ -6,7 +6,8 @@ documents, not a chosen list of fields: a field added to the plan format later i
 anyone remembering to. Only the documented volatile fields (:func:`without_volatile`) are left out.
 
 Differences are named the way a reviewer reads them ("pgm-a: the file says policy: restart never; the
-spec now says restart allowed"), causes first (the spec, the live state), then what the plan says.
+spec now says restart allowed"; "pgm-b: the plan was made when ssl.enabled was false; the instance now
+says true"), causes first (the spec, the live state), then what the plan says.
 """
 
 from __future__ import annotations
@@ -176,9 +177,19 @@ def render_value(value: Any) -> str:
         text = "(an empty list)"
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         text = ", ".join(visible(v) for v in value)
+    elif isinstance(value, Mapping) and _is_certificate(value):
+        text = (
+            f"the certificate {visible(str(value['subject']))} (issuer {visible(str(value['issuer']))}, "
+            f"expires {visible(str(value['not_after']))[:10]}, sha256 {visible(str(value['sha256']))[:23]})"
+        )
     else:
         text = visible(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def _is_certificate(value: Mapping[str, Any]) -> bool:
+    """A certificate summary (``live.ssl.server_cert``), said as a certificate, not as JSON."""
+    return all(isinstance(value.get(k), str) for k in ("subject", "issuer", "not_after", "sha256"))
 
 
 def path_label(path: JsonPath, document: Any) -> str:
@@ -253,6 +264,8 @@ def describe(
         )
     label = path_label(local, document)
     source = _source(path)
+    if source == "the instance" and local and local[0] == "live":
+        return prefix + _live_moved(difference, label.removeprefix("live.").removeprefix("facts."), reviewed)
     if difference.in_file is MISSING:
         return f"{prefix}{reviewed} has no {label}; {source} now says {render_value(difference.in_plan)}"
     if difference.in_plan is MISSING:
@@ -260,6 +273,28 @@ def describe(
     return (
         f"{prefix}{reviewed} says {label}: {render_value(difference.in_file)}; "
         f"{source} now says {render_value(difference.in_plan)}"
+    )
+
+
+def _live_moved(difference: Difference, label: str, reviewed: str) -> str:
+    """``the plan was made when ssl.enabled was false; the instance now says true``.
+
+    The live state is what the plan was made *from*, so its moves are said as such, in the instance's
+    own field names (``ssl.enabled``, ``engine_version``), not as a path into the plan's JSON.
+    """
+    plan = "the plan" if reviewed == "the file" else reviewed
+    if label == "outcome":
+        return (
+            f"{plan} was made when the instance read as {render_value(difference.in_file)}; "
+            f"it now reads as {render_value(difference.in_plan)}"
+        )
+    if difference.in_file is MISSING:
+        return f"{plan} was made when the instance had no {label}; it now says {render_value(difference.in_plan)}"
+    if difference.in_plan is MISSING:
+        return f"{plan} was made when {label} was {render_value(difference.in_file)}; the instance now has no {label}"
+    return (
+        f"{plan} was made when {label} was {render_value(difference.in_file)}; "
+        f"the instance now says {render_value(difference.in_plan)}"
     )
 
 
