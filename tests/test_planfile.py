@@ -106,10 +106,14 @@ def test_the_committed_schema_is_a_valid_schema_shipped_with_the_package() -> No
     assert plan_schema()["properties"]["kind"]["const"] == KIND
 
 
-def test_what_plan_out_writes_is_read_back_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "plan.json"
+def test_what_plan_out_writes_is_read_back_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made_in = tmp_path / "repo"
+    (made_in / "out").mkdir(parents=True)
+    monkeypatch.chdir(made_in)
+    path = Path("out") / "plan.json"
     write_plan(path, a_plan(), ())
-    assert read_plan(path) == saved_plan_document(a_plan(), ())
+    origin = {"directory": os.path.realpath(made_in), "from_plan_file": ".."}
+    assert read_plan(path) == saved_plan_document(a_plan(), (), origin=origin)
     assert schema_problems(a_document()) == []
 
 
@@ -323,7 +327,7 @@ WORDING = [
     ),
     pytest.param(
         lambda d: d["instances"][1].update(live={"outcome": "found", "ssl": {"enabled": True}}),
-        "pgm-b: the file says live.ssl.enabled: true; the instance now says false",
+        "pgm-b: the plan was made when ssl.enabled was true; the instance now says false",
         id="live",
     ),
     pytest.param(
@@ -365,7 +369,7 @@ def test_causes_come_first_and_what_follows_from_them_is_one_line() -> None:
     item["status"], item["changes"], item["restart"] = "in_sync", [], "not_required"
     item["live_fingerprint"] = "f9"
     lines = explain(list(differences(in_file, plan)), in_file, plan)
-    assert lines[0] == "pgm-a: the file says live.ssl.enabled: false; the instance now says true"
+    assert lines[0] == "pgm-a: the plan was made when ssl.enabled was false; the instance now says true"
     assert lines[1] == "pgm-a: so its plan now differs in status, changes, restart"
     assert not any("fingerprint" in line for line in lines)
 
@@ -397,7 +401,7 @@ def test_what_moved_before_a_request_is_named_in_plain_words() -> None:
     now["live_fingerprint"] = "f9"
     now["changes"] = now["changes"][1:]
     assert instance_moves(shown, now) == [
-        "pgm-a: the plan shown says live.ssl.enabled: false; the instance now says true",
+        "pgm-a: the plan shown was made when ssl.enabled was false; the instance now says true",
         "pgm-a: so its plan now differs in changes",
     ]
 
