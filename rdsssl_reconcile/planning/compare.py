@@ -265,6 +265,13 @@ def describe(
     label = path_label(local, document)
     source = _source(path)
     if source == "the instance" and local and local[0] == "live":
+        if len(local) > 2 and isinstance(local[-1], int):
+            # One endpoint more or less is said as the list it is, not as "endpoints[1]".
+            local = local[:-1]
+            label = path_label(local, document)
+            difference = Difference(
+                difference.path[:-1], _at(document, local), _at(_same_instance(plan, document), local)
+            )
         return prefix + _live_moved(difference, label.removeprefix("live.").removeprefix("facts."), reviewed)
     if difference.in_file is MISSING:
         return f"{prefix}{reviewed} has no {label}; {source} now says {render_value(difference.in_plan)}"
@@ -274,6 +281,27 @@ def describe(
         f"{prefix}{reviewed} says {label}: {render_value(difference.in_file)}; "
         f"{source} now says {render_value(difference.in_plan)}"
     )
+
+
+def _at(document: Any, path: JsonPath) -> Any:
+    node = document
+    for step in path:
+        found = (isinstance(step, int) and isinstance(node, list) and step < len(node)) or (
+            isinstance(step, str) and isinstance(node, Mapping) and step in node
+        )
+        if not found:
+            return MISSING
+        node = node[step]
+    return node
+
+
+def _same_instance(plan: Mapping[str, Any], item: Any) -> Any:
+    """The plan's instance with the id of ``item`` (instances are matched by id, not by position)."""
+    instances = plan.get("instances")
+    wanted = item.get("id") if isinstance(item, Mapping) else None
+    if isinstance(instances, list):
+        return next((i for i in instances if isinstance(i, Mapping) and i.get("id") == wanted), None)
+    return None
 
 
 def _live_moved(difference: Difference, label: str, reviewed: str) -> str:
