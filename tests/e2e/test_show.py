@@ -176,6 +176,11 @@ def test_a_plan_applied_in_part_is_refused_naming_what_was_applied(
     only_a = cli("apply", str(plan_file), "--target", "pgm-a", *FAST, cwd=elsewhere)
     assert only_a.code == 0, only_a.text
     assert "already been applied (pgm-a is now in sync)" in only_a.out
+    # The untouched part is what was reviewed for pgm-b: it still applies alone.
+    cloud_env.admin.clear_calls()
+    only_b = cli("apply", str(plan_file), "--target", "pgm-b", *FAST, cwd=elsewhere)
+    assert only_b.code == 0, only_b.text
+    assert [c["instance_id"] for c in modifies(cloud_env) if c["outcome"] == "ok"] == ["pgm-b"]
 
 
 def test_missing_specs_are_named_with_the_fix(
