@@ -333,7 +333,8 @@ def apply(
     """Carry out the plan: one request per instance, restarts only where policy allows, proof at the end.
 
     PATHS are spec files or directories (default ./specs); a single PLANFILE from 'plan --out' applies
-    that saved plan instead. Exit 0: all applied or nothing to do; 1: error or refusal (nothing changed);
+    that saved plan instead (review it with 'show PLANFILE'; its specs are read in the directory it was
+    made in, from wherever apply runs). Exit 0: all applied or nothing to do; 1: error or refusal (nothing changed);
     3: some instances deferred, failed, not converged or unknown; 130: interrupted.
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
