@@ -343,15 +343,20 @@ def explain(
     """The differences as lines: causes first, digests only when nothing more readable differs.
 
     When an instance's spec or live state moved, what follows from it (its changes, request, restart)
-    is summed up in one line after the causes instead of field by field: the causes are the news.
+    is summed up in one line after the causes instead of field by field: the causes are the news. So
+    is the summary then (it counts those instances); an edited summary with no cause is listed in full.
     """
     ordered = sorted(found, key=lambda d: _rank(d.path))  # stable: the file's order within a rank
     readable = [d for d in ordered if not _is_digest(d.path)] or ordered
     moved = {d.path[1] for d in readable if _is_cause(d.path)}
     lines: list[str] = []
     consequences: dict[Any, list[str]] = {}
+    summary: list[str] = []
     for difference in readable:
         path = difference.path
+        if moved and len(path) == 2 and path[0] == "summary":
+            summary.append(str(path[1]))
+            continue
         if len(path) > 2 and path[0] == "instances" and path[1] in moved and not _is_cause(path):
             consequences.setdefault(path[1], [])
             if str(path[2]) not in consequences[path[1]]:
@@ -367,6 +372,8 @@ def explain(
         own = [i for i, line in enumerate(lines) if line.startswith(f"{name}: ")]
         at = own[-1] + 1 if own else len(lines)
         lines.insert(at, f"{name}: so its plan now differs in {', '.join(visible(f) for f in fields)}")
+    if summary:
+        lines.append(f"so the summary now differs in {', '.join(visible(f) for f in summary)}")
     return lines
 
 

@@ -153,6 +153,7 @@ def test_a_stale_plan_is_refused_in_plain_words(
         for line in lines
     ), lines
     assert any(line.startswith("  - pgm-b: so its plan now differs in status, ") for line in lines), lines
+    assert lines[-1] == "  - so the summary now differs in change, in_sync, restarts, estimated_restart_seconds"
     assert not any("live." in line or "{'" in line or "None" in line for line in lines), lines
     assert modifies(cloud_env) == []
 
