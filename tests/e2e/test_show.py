@@ -214,3 +214,22 @@ def test_a_missing_plan_file_is_named_as_such(cli: Cli, elsewhere: Path) -> None
     assert (result.code, result.err) == (1, "Error: reviewd.plan: no such plan file\n")
     shown = cli("show", "reviewd.plan", cwd=elsewhere)
     assert (shown.code, shown.err) == (1, "Error: reviewd.plan: no such plan file\n")
+
+
+def test_show_refuses_a_malformed_or_edited_file_with_a_located_error(cli: Cli, repo: Path, elsewhere: Path) -> None:
+    plan_file = repo / "reviewed.plan"
+    assert cli("plan", "--out", plan_file.name, cwd=repo).code == 0
+    document = json.loads(plan_file.read_text(encoding="utf-8"))
+    document["summary"]["restarts"] = 0  # "no restarts" in the comment, one in the plan
+    edited = elsewhere / "edited.plan"
+    edited.write_text(json.dumps(document), encoding="utf-8")
+    result = cli("show", str(edited), "--format", "markdown", cwd=elsewhere)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(f"Error: {edited}: cannot be shown exactly as saved"), result.err
+    assert "  - summary.restarts: the file says 0; the plan it describes says 1\n" in result.err
+    broken = elsewhere / "broken.plan"
+    broken.write_text('{"kind": ', encoding="utf-8")
+    result = cli("show", str(broken), cwd=elsewhere)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"Error: {broken}: line 1, column 10: not valid JSON (Expecting value)\n"
+    assert "Traceback" not in result.err
