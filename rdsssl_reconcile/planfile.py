@@ -5,6 +5,11 @@ desired state again), each instance's live-state fingerprint and desired-state d
 of the request that was shown. It holds references to secrets (``{file: ...}``, ``{env: ...}``) and
 public fingerprints, never secret values, so it can be attached to a pull request.
 
+It also records where it was made (``origin``: the absolute directory, and that directory as seen from
+the plan file), so that ``apply PLANFILE`` finds the specs from any directory (:func:`locate_specs`),
+and it can be turned back into the :class:`~rdsssl_reconcile.planning.model.Plan` it was written from
+(:func:`plan_from_document`), so that ``show PLANFILE`` renders exactly what was saved.
+
 Reading one is defensive: the file came back from a reviewer, a CI artifact store or an attacker, so
 every way it can be malformed (not UTF-8, not JSON, nested without end, huge, a value of the wrong
 type) is a located error ("plan.json: instances[0]: missing 'id'"), checked against the committed
@@ -19,7 +24,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -30,10 +36,22 @@ import jsonschema
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.errors import PlanFileError
-from rdsssl_reconcile.planning.compare import render_value
-from rdsssl_reconcile.planning.model import PLAN_FORMAT_VERSION, Plan, plan_to_json
+from rdsssl_reconcile.live.model import ReadError
+from rdsssl_reconcile.planning.compare import differences, path_label, render_value
+from rdsssl_reconcile.planning.model import (
+    PLAN_FORMAT_VERSION,
+    FieldChange,
+    InstancePlan,
+    Plan,
+    PlannedRequest,
+    PlanStatus,
+    RequestParameter,
+    RestartAssessment,
+    plan_to_json,
+)
+from rdsssl_reconcile.planning.rules import Restart
 from rdsssl_reconcile.spec.model import DesiredInstance, desired_to_json
-from rdsssl_reconcile.textsafe import visible
+from rdsssl_reconcile.textsafe import listing, visible
 
 KIND = "rdsssl-reconcile/saved-plan"
 GENERATED_AT_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
@@ -46,11 +64,33 @@ MAX_DEPTH: Final = 64
 MAX_PROBLEMS: Final = 5
 
 
-def saved_plan_document(plan: Plan, desired: tuple[DesiredInstance, ...]) -> dict[str, Any]:
+#: Top-level keys a saved plan has beyond the JSON plan (``plan --format json``).
+SAVED_ONLY_KEYS: Final = ("kind", "desired", "origin")
+
+
+def saved_plan_document(
+    plan: Plan, desired: tuple[DesiredInstance, ...], *, origin: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     document = plan_to_json(plan, tool_version=__version__)
     document["kind"] = KIND
     document["desired"] = {item.id: desired_to_json(item) for item in desired}
+    if origin is not None:
+        document["origin"] = dict(origin)
     return document
+
+
+def origin_of(plan_path: Path, directory: Path) -> dict[str, str]:
+    """Where a plan saved at ``plan_path`` was made: ``directory`` (absolute) and as seen from the file.
+
+    Both are recorded because a plan travels two ways: on the same machine (or a CI runner with the same
+    checkout path) the absolute directory is right; in a copy of the repository elsewhere, a plan file
+    that kept its place in the tree finds the specs through the relative path.
+    """
+    here = os.path.realpath(directory)
+    return {
+        "directory": here,
+        "from_plan_file": os.path.relpath(here, os.path.dirname(os.path.realpath(plan_path))),
+    }
 
 
 def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> None:
@@ -65,7 +105,8 @@ def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> 
         existing = None
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         raise PlanFileError(f"{visible(str(path))}: not a regular file; a saved plan is written as a regular file")
-    text = json.dumps(saved_plan_document(plan, desired), indent=2, sort_keys=False) + "\n"
+    document = saved_plan_document(plan, desired, origin=origin_of(path, Path.cwd()))
+    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
@@ -355,3 +396,155 @@ def _semantic_problems(document: dict[str, Any]) -> list[str]:
             problems.append(f"instances[{index}].id: {visible(item['id'])} is already instances[{seen[item['id']]}]")
         seen.setdefault(item["id"], index)
     return problems
+
+
+# -- where the specs are ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpecLocation:
+    """The directory ``apply PLANFILE`` works in, so that the spec paths mean what they meant at plan time.
+
+    ``how`` says why this directory was chosen, for the line apply prints when it is not the current one.
+    """
+
+    directory: Path
+    how: str
+
+
+def locate_specs(document: Mapping[str, Any], plan_path: Path, cwd: Path, where: str) -> SpecLocation:
+    """The first of these where every spec path of the plan exists, or a :class:`PlanFileError` naming each.
+
+    1. the directory the plan was made in (``origin.directory``);
+    2. that directory as seen from the plan file (``origin.from_plan_file``): the plan kept its place in
+       a copy of the repository elsewhere;
+    3. the current directory (a plan without ``origin``, or a checkout elsewhere run from its root).
+
+    Relative spec paths are taken relative to it, and apply runs from it, so that every text that names a
+    spec file (``spec: specs/a.yaml:3``, the target's ``specs/_target.yaml``) is the one that was reviewed.
+    """
+    spec_paths = [Path(p) for p in document.get("spec_paths") or ["specs"]]
+    origin = document.get("origin")
+    candidates: list[tuple[Path, str]] = []
+    if isinstance(origin, Mapping):
+        made_in = origin.get("directory")
+        if isinstance(made_in, str) and os.path.isabs(made_in):
+            candidates.append((Path(made_in), "the directory the plan was made in"))
+        relative = origin.get("from_plan_file")
+        if isinstance(relative, str) and relative:
+            beside = Path(os.path.normpath(Path(os.path.realpath(plan_path)).parent / relative))
+            candidates.append((beside, "relative to the plan file, as when it was saved"))
+    candidates.append((cwd, "the current directory"))
+    looked: list[str] = []
+    seen: set[Path] = set()
+    for directory, how in candidates:
+        if directory in seen:
+            continue
+        seen.add(directory)
+        missing = next((p for p in spec_paths if not (directory / p).exists()), None)
+        if missing is None:
+            return SpecLocation(directory=directory, how=how)
+        looked.append(f"{directory / missing} ({how}): no such file or directory")
+    shown = ", ".join(str(p) for p in spec_paths)
+    made = ""
+    if isinstance(origin, Mapping) and isinstance(origin.get("directory"), str):
+        made = f" in {origin['directory']}"
+    header = (
+        f"{where}: cannot find the specs this plan was made from (spec paths: {shown}; made{made}), so it "
+        "cannot be checked or applied; nothing was changed. Looked for:"
+    )
+    hint = (
+        f"Run apply from the directory the plan was made in (the repository root, where {spec_paths[0]} is), "
+        "or keep the plan file where 'plan --out' saved it relative to the specs."
+    )
+    raise PlanFileError(listing(header, looked) + "\n" + hint)
+
+
+# -- the Plan a file holds -------------------------------------------------------------------------------
+
+
+def plan_from_document(document: Mapping[str, Any], where: str) -> Plan:
+    """The :class:`Plan` the file was written from (the inverse of ``plan_to_json``), proven exact.
+
+    ``document`` has passed :func:`read_plan`. The plan is rebuilt from the file's values, then written
+    again; if that differs from the file in any field (the file was edited, say a summary that does not
+    count its instances, or it was written by a version whose rule texts differ), what a renderer would
+    show is not what the file says, so a :class:`PlanFileError` names the differences instead.
+    """
+    plan = Plan(
+        instances=tuple(_instance(item) for item in document["instances"]),
+        target=dict(document["target"]),
+        generated_at=generated_at(dict(document)),
+        spec_paths=tuple(document["spec_paths"]),
+        spec_warnings=tuple(document["spec_warnings"]),
+    )
+    in_file = {k: v for k, v in document.items() if k not in SAVED_ONLY_KEYS}
+    again = plan_to_json(plan, tool_version=document["tool_version"])
+    found = list(differences(in_file, again))
+    if found:
+        lines = [
+            f"{path_label(d.path, in_file)}: the file says {render_value(d.in_file)}; "
+            f"the plan it describes says {render_value(d.in_plan)}"
+            for d in found[:MAX_PROBLEMS]
+        ]
+        more = [f"and {len(found) - MAX_PROBLEMS} more differences"] if len(found) > MAX_PROBLEMS else []
+        raise PlanFileError(
+            listing(
+                f"{where}: cannot be shown exactly as saved: the file is not what rdsssl-reconcile {__version__} "
+                f"writes for the plan it describes (edited, or saved by version "
+                f"{render_value(document['tool_version'])}); apply would refuse it too:",
+                [*lines, *more],
+            )
+        )
+    return plan
+
+
+def _instance(item: Mapping[str, Any]) -> InstancePlan:
+    status = PlanStatus(item["status"])
+    detail = item["restart_detail"]
+    unplannable = status in (PlanStatus.ERROR, PlanStatus.NOT_FOUND)  # their "restart" is always "unknown"
+    request = item["request"]
+    error = item["error"]
+    return InstancePlan(
+        id=item["id"],
+        region=item["region"],
+        description=item["description"],
+        status=status,
+        reasons=tuple(item["reasons"]),
+        changes=tuple(
+            FieldChange(field=c["field"], before=c["before"], after=c["after"], rule_id=c["rule"], reason=c["reason"])
+            for c in item["changes"]
+        ),
+        request=None
+        if request is None
+        else PlannedRequest(
+            parameters=tuple(
+                RequestParameter(
+                    name=p["name"],
+                    display=p["value"],
+                    sensitive=p["sensitive"],
+                    known_after_apply=p["known_after_apply"],
+                )
+                for p in request["parameters"]
+            ),
+            action=request["action"],
+        ),
+        restart=RestartAssessment(
+            restart=Restart.NOT_REQUIRED if unplannable else Restart(item["restart"]),
+            triggers=tuple(detail["triggers"]),
+            rule_ids=tuple(r["id"] for r in detail["rules"]),
+            estimated_seconds=detail["estimated_seconds"],
+        ),
+        warnings=tuple(item["warnings"]),
+        notes=tuple(item["notes"]),
+        policy=item["policy"],
+        spec_location=item["spec"],
+        live_fingerprint=item["live_fingerprint"],
+        desired_digest=item["desired_digest"],
+        error=None
+        if error is None
+        else ReadError(
+            action=error["action"], code=error["code"], message=error["message"], request_id=error["request_id"]
+        ),
+        live=item["live"],
+    )

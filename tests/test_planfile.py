@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import stat
@@ -16,11 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rdsssl_reconcile.errors import PlanFileError
+from rdsssl_reconcile.live.model import ReadError
 from rdsssl_reconcile.planfile import (
     KIND,
     MAX_BYTES,
     MAX_DEPTH,
+    locate_specs,
     parse_plan,
+    plan_from_document,
     plan_schema,
     read_plan,
     saved_plan_document,
@@ -47,7 +51,10 @@ from rdsssl_reconcile.planning.model import (
     PlanStatus,
     RequestParameter,
     RestartAssessment,
+    plan_to_json,
 )
+from rdsssl_reconcile.render.markdown import render_markdown
+from rdsssl_reconcile.render.text import render_text
 
 NOW = datetime(2026, 11, 27, 18, 22, 30, tzinfo=UTC)
 TARGET = {"kind": "emulator", "endpoint": "http://127.0.0.1:8080", "source": "RDSSSL_ENDPOINT", "description": "x"}
@@ -106,10 +113,14 @@ def test_the_committed_schema_is_a_valid_schema_shipped_with_the_package() -> No
     assert plan_schema()["properties"]["kind"]["const"] == KIND
 
 
-def test_what_plan_out_writes_is_read_back_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "plan.json"
+def test_what_plan_out_writes_is_read_back_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made_in = tmp_path / "repo"
+    (made_in / "out").mkdir(parents=True)
+    monkeypatch.chdir(made_in)
+    path = Path("out") / "plan.json"
     write_plan(path, a_plan(), ())
-    assert read_plan(path) == saved_plan_document(a_plan(), ())
+    origin = {"directory": os.path.realpath(made_in), "from_plan_file": ".."}
+    assert read_plan(path) == saved_plan_document(a_plan(), (), origin=origin)
     assert schema_problems(a_document()) == []
 
 
@@ -323,7 +334,7 @@ WORDING = [
     ),
     pytest.param(
         lambda d: d["instances"][1].update(live={"outcome": "found", "ssl": {"enabled": True}}),
-        "pgm-b: the file says live.ssl.enabled: true; the instance now says false",
+        "pgm-b: the plan was made when ssl.enabled was true; the instance now says false",
         id="live",
     ),
     pytest.param(
@@ -365,7 +376,7 @@ def test_causes_come_first_and_what_follows_from_them_is_one_line() -> None:
     item["status"], item["changes"], item["restart"] = "in_sync", [], "not_required"
     item["live_fingerprint"] = "f9"
     lines = explain(list(differences(in_file, plan)), in_file, plan)
-    assert lines[0] == "pgm-a: the file says live.ssl.enabled: false; the instance now says true"
+    assert lines[0] == "pgm-a: the plan was made when ssl.enabled was false; the instance now says true"
     assert lines[1] == "pgm-a: so its plan now differs in status, changes, restart"
     assert not any("fingerprint" in line for line in lines)
 
@@ -397,7 +408,7 @@ def test_what_moved_before_a_request_is_named_in_plain_words() -> None:
     now["live_fingerprint"] = "f9"
     now["changes"] = now["changes"][1:]
     assert instance_moves(shown, now) == [
-        "pgm-a: the plan shown says live.ssl.enabled: false; the instance now says true",
+        "pgm-a: the plan shown was made when ssl.enabled was false; the instance now says true",
         "pgm-a: so its plan now differs in changes",
     ]
 
@@ -444,3 +455,150 @@ def test_any_single_leaf_change_is_found_at_its_path(document: dict[str, Any], d
     found = list(differences(document, changed))
     assert [d.path for d in found] == [path]
     assert found[0].in_file == old
+
+
+# -- the Plan a file holds (show PLANFILE) -----------------------------------------------------------------
+
+
+def _error_plan() -> Plan:
+    unreadable = InstancePlan(
+        id="pgm-x",
+        region="cn-hangzhou",
+        description=None,
+        status=PlanStatus.ERROR,
+        reasons=("DescribeDBInstanceSSL failed: ServiceUnavailable",),
+        policy="restart allowed",
+        spec_location="specs/a.yaml:9 (instances[2])",
+        desired_digest="d3",
+        error=ReadError(action="DescribeDBInstanceSSL", code="ServiceUnavailable", message="busy", request_id="r-1"),
+    )
+    missing = dataclasses.replace(unreadable, id="pgm-y", status=PlanStatus.NOT_FOUND, error=None, reasons=("gone",))
+    return dataclasses.replace(a_plan(), instances=(*a_plan().instances, unreadable, missing), spec_warnings=("w",))
+
+
+@pytest.mark.parametrize("plan", [a_plan(), _error_plan()], ids=["change-and-in-sync", "error-and-not-found"])
+def test_a_saved_plan_is_rebuilt_into_the_plan_it_was_written_from(plan: Plan) -> None:
+    document = json.loads(json.dumps(saved_plan_document(plan, ())))
+    rebuilt = plan_from_document(document, "plan.json")
+    assert rebuilt == plan
+    assert render_text(rebuilt) == render_text(plan)
+    assert render_markdown(rebuilt) == render_markdown(plan)
+
+
+CASES = sorted((Path(__file__).parent / "cases" / "plan").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("case_file", CASES, ids=[p.stem for p in CASES])
+def test_every_golden_plan_survives_the_saved_file_exactly(case_file: Path, tmp_path: Path) -> None:
+    # Every status, rule, request shape and certificate text the planner makes: each renders the same
+    # from the file as from the plan itself, so show PLANFILE prints what plan printed.
+    from tests.planning.harness import run_case
+
+    plan = dataclasses.replace(run_case(case_file, tmp_path).plan, target=TARGET)
+    document = json.loads(json.dumps(saved_plan_document(plan, ())))
+    assert schema_problems(document) == []
+    rebuilt = plan_from_document(document, "plan.json")
+    assert plan_to_json(rebuilt, tool_version="t") == plan_to_json(plan, tool_version="t")
+    assert render_text(rebuilt) == render_text(plan)
+    assert render_markdown(rebuilt) == render_markdown(plan)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(
+            lambda d: d["summary"].update(restarts=0),
+            "summary.restarts: the file says 0; the plan it describes says 1",
+            id="summary-that-does-not-count-its-instances",
+        ),
+        pytest.param(
+            lambda d: d["instances"][0]["restart_detail"]["rules"][0].update(source="trust me"),
+            "instances[0].restart_detail.rules[0].source: the file says trust me; the plan it describes says",
+            id="rule-text-of-another-version",
+        ),
+        pytest.param(
+            lambda d: d["instances"][0]["changes"][0].update(rule="no-such-rule"),
+            "instances[0].changes[ssl.enabled].restart: the file says required; the plan it describes says unknown",
+            id="unknown-rule",
+        ),
+        pytest.param(
+            lambda d: d["instances"][0]["request"].update(digest="0" * 64),
+            "instances[0].request.digest: the file says 0000",
+            id="request-digest",
+        ),
+        pytest.param(
+            lambda d: d["instances"][1].update(approved_by="the DBA"),
+            "instances[1].approved_by: the file says the DBA; the plan it describes says nothing",
+            id="extra-key",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_shown_exactly_is_refused_naming_the_field(edit: Any, expected: str) -> None:
+    document = a_document()
+    edit(document)
+    assert schema_problems(document) == []
+    with pytest.raises(PlanFileError) as raised:
+        plan_from_document(document, "plan.json")
+    message = str(raised.value)
+    assert message.startswith("plan.json: cannot be shown exactly as saved"), message
+    assert expected in message, message
+    assert "apply would refuse it too" in message
+
+
+# -- where the specs are (apply PLANFILE from any directory) -----------------------------------------------
+
+
+def _with_origin(directory: Path, from_plan_file: str, spec_paths: list[str]) -> dict[str, Any]:
+    document = a_document()
+    document["spec_paths"] = spec_paths
+    document["origin"] = {"directory": str(directory), "from_plan_file": from_plan_file}
+    assert schema_problems(document) == []
+    return document
+
+
+def test_the_specs_are_found_where_the_plan_was_made_first(tmp_path: Path) -> None:
+    made_in, elsewhere = tmp_path / "repo", tmp_path / "copy"
+    for root in (made_in, elsewhere):
+        (root / "specs").mkdir(parents=True)
+    document = _with_origin(made_in, "..", ["specs"])
+    found = locate_specs(document, elsewhere / "out" / "p.plan", tmp_path, "p.plan")
+    assert (found.directory, found.how) == (made_in, "the directory the plan was made in")
+
+
+def test_a_moved_checkout_is_found_through_the_plan_files_place_then_the_current_directory(tmp_path: Path) -> None:
+    copy_dir = tmp_path / "copy"
+    (copy_dir / "specs").mkdir(parents=True)
+    (copy_dir / "out").mkdir()
+    document = _with_origin(tmp_path / "gone", "..", ["specs"])
+    found = locate_specs(document, copy_dir / "out" / "p.plan", tmp_path, "p.plan")
+    assert found.directory == copy_dir.resolve()
+    assert found.how == "relative to the plan file, as when it was saved"
+    # The plan file elsewhere (a downloaded artifact), run from the repository root.
+    found = locate_specs(document, tmp_path / "p.plan", copy_dir, "p.plan")
+    assert (found.directory, found.how) == (copy_dir, "the current directory")
+
+
+def test_a_plan_without_origin_reads_the_specs_from_the_current_directory(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    document = a_document()
+    assert "origin" not in document
+    assert locate_specs(document, Path("/elsewhere/p.plan"), tmp_path, "p.plan").directory == tmp_path
+
+
+def test_missing_specs_are_named_with_every_place_looked_and_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "here" / "specs").mkdir(parents=True)  # one of two spec paths exists here
+    document = _with_origin(tmp_path / "gone", "repo", ["specs", "more/a.yaml"])
+    with pytest.raises(PlanFileError) as raised:
+        locate_specs(document, tmp_path / "p.plan", tmp_path / "here", "p.plan")
+    lines = str(raised.value).splitlines()
+    assert lines[0] == (
+        f"p.plan: cannot find the specs this plan was made from (spec paths: specs, more/a.yaml; made in "
+        f"{tmp_path / 'gone'}), so it cannot be checked or applied; nothing was changed. Looked for:"
+    )
+    assert lines[1:4] == [
+        f"  - {tmp_path / 'gone' / 'specs'} (the directory the plan was made in): no such file or directory",
+        f"  - {tmp_path.resolve() / 'repo' / 'specs'} (relative to the plan file, as when it was saved): "
+        "no such file or directory",
+        f"  - {tmp_path / 'here' / 'more' / 'a.yaml'} (the current directory): no such file or directory",
+    ]
+    assert lines[4].startswith("Run apply from the directory the plan was made in (the repository root, where specs")

@@ -39,6 +39,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("rdsssl_reconcile.cli.plan_cmd:validate", "Check specs offline: schema, files, keys, coverage."),
     "plan": ("rdsssl_reconcile.cli.plan_cmd:plan", "Show what would change, and which changes restart."),
     "schema": ("rdsssl_reconcile.cli.plan_cmd:schema", "Print the JSON Schema of the spec format."),
+    "show": ("rdsssl_reconcile.cli.show_cmd:show", "Show a saved plan exactly as reviewed (offline)."),
     "apply": ("rdsssl_reconcile.cli.apply_cmd:apply", "Carry out a plan, safely, and prove it landed."),
     "certs": ("rdsssl_reconcile.cli.certs_cmd:certs", "Create CAs, issue, inspect and check certificates."),
     "probe": (

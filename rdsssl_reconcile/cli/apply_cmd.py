@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, chdir, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from rdsssl_reconcile.cli.runner import plan_specs, render_plan, session
 from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
-from rdsssl_reconcile.planfile import generated_at, read_plan, saved_plan_document
+from rdsssl_reconcile.planfile import generated_at, locate_specs, read_plan, saved_plan_document
 from rdsssl_reconcile.planning.compare import (
     decision_differences,
     differences,
@@ -73,8 +73,26 @@ def _check_declared(option: str, ids: tuple[str, ...], by_id: dict[str, Any]) ->
         )
 
 
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
 def _is_plan_file(paths: tuple[Path, ...]) -> bool:
-    return len(paths) == 1 and paths[0].is_file() and paths[0].suffix not in (".yaml", ".yml")
+    """One argument that is a file but not a spec, or a missing name with a suffix a spec never has.
+
+    The second case makes ``apply reviewed.plan`` with a mistyped name say "no such plan file", not
+    "no such file or directory" about a spec path nobody meant.
+    """
+    if len(paths) != 1:
+        return False
+    (path,) = paths
+    if path.suffix.lower() in SPEC_SUFFIXES or path.is_dir():
+        return False
+    return path.is_file() or (not path.exists() and bool(path.suffix))
+
+
+def _working_in(directory: Path | None) -> AbstractContextManager[Any]:
+    """Run from the directory the saved plan's spec paths are relative to (see planfile.locate_specs)."""
+    return nullcontext() if directory is None else chdir(directory)
 
 
 def _replan_saved(
@@ -86,8 +104,12 @@ def _replan_saved(
     parallelism: int,
     now: datetime,
     targets: set[str] | None,
-) -> Plan:
+) -> tuple[Plan, tuple[str, ...]]:
     """The plan to carry out (as of now), once the saved plan is proven to be exactly what it says.
+
+    Returns it with the instances found already applied: non-empty only when the whole plan (in the
+    ``--target`` scope) has been applied and nothing else moved, which is then not a refusal but "nothing
+    to do". A plan applied in part is refused, naming what was applied.
 
     One live read serves two plans: one *as of* the file's ``generated_at``, compared with the file
     field by field (so "expires in 364 days" written yesterday is still the truth of yesterday), and
@@ -123,11 +145,50 @@ def _replan_saved(
         for instant in (then, then + timedelta(microseconds=999_999))
     ]
     problems = _refusal(saved, rebuilt, current, targets)
-    if problems:
-        raise PlanFileError(
-            listing("the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems)
-        )
-    return current
+    if not problems:
+        return current, ()
+    applied = _already_applied(saved, current, targets)
+    if applied:
+        # Are the applied instances all that moved? Compare the rest alone (the summary counts them all).
+        in_scope = {i["id"] for i in saved["instances"] if targets is None or i["id"] in targets}
+        rest = _refusal(saved, rebuilt, current, in_scope - set(applied))
+        if not rest and len(applied) == _changing(saved, targets):
+            return current, applied
+        problems = [
+            *(
+                f"{i}: this part of the plan has already been applied ({i} is now in sync); nothing to do for it"
+                for i in applied
+            ),
+            *rest,
+        ]
+    raise PlanFileError(
+        listing("the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems)
+    )
+
+
+def listed(ids: tuple[str, ...]) -> str:
+    return ", ".join(visible(i) for i in ids)
+
+
+def _changing(saved: dict[str, Any], targets: set[str] | None) -> int:
+    return sum(1 for i in saved["instances"] if i["status"] == "change" and (targets is None or i["id"] in targets))
+
+
+def _already_applied(saved: dict[str, Any], current: Plan, targets: set[str] | None) -> tuple[str, ...]:
+    """Instances the file would change that are now in sync with the same spec: the plan's end state.
+
+    "In sync" under an unchanged desired state (its digest is the file's) is exactly what the planned
+    request would have produced, whoever sent it (an earlier apply of this file, a colleague, the console).
+    """
+    now = {item.id: item for item in current.instances}
+    applied = []
+    for item in saved["instances"]:
+        if item["status"] != "change" or (targets is not None and item["id"] not in targets):
+            continue
+        fresh = now.get(item["id"])
+        if fresh is not None and fresh.status is PlanStatus.IN_SYNC and fresh.desired_digest == item["desired_digest"]:
+            applied.append(item["id"])
+    return tuple(applied)
 
 
 #: Differences listed in a refusal; the rest are counted.
@@ -149,12 +210,13 @@ def _refusal(
     made_by = saved.get("tool_version")
     if made_by != __version__:
         problems.append(f"the plan was made by rdsssl-reconcile {render_value(made_by)}, this is {__version__}")
-    in_file = {k: v for k, v in without_volatile(saved).items() if k != "tool_version"}  # said above
+    # tool_version is said above; origin says where the specs were read from, not what is done.
+    in_file = {k: v for k, v in without_volatile(saved).items() if k not in ("tool_version", "origin")}
     if targets is not None:
         in_file = _only(in_file, targets)
     candidates = []
     for document in rebuilt:
-        in_plan = {k: v for k, v in without_volatile(document).items() if k != "tool_version"}
+        in_plan = {k: v for k, v in without_volatile(document).items() if k not in ("tool_version", "origin")}
         if targets is not None:
             in_plan = _only(in_plan, targets)
         candidates.append((explain(list(differences(in_file, in_plan)), in_file, in_plan), document))
@@ -326,9 +388,10 @@ def apply(
     """Carry out the plan: one request per instance, restarts only where policy allows, proof at the end.
 
     PATHS are spec files or directories (default ./specs); a single PLANFILE from 'plan --out' applies
-    that saved plan instead. Exit 0: every selected instance ends in sync; 1: error or refusal (nothing
-    changed), or a selected instance does not exist, cannot be read or can never satisfy its spec; 3: some
-    instances deferred, failed, not converged, unknown or not plannable now; 130: interrupted.
+    that saved plan instead (review it with 'show PLANFILE'; its specs are read in the directory it was
+    made in, from wherever apply runs). Exit 0: every selected instance ends in sync; 1: error or refusal
+    (nothing changed), or a selected instance does not exist, cannot be read or can never satisfy its spec;
+    3: some instances deferred, failed, not converged, unknown or not plannable now; 130: interrupted.
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
@@ -336,9 +399,18 @@ def apply(
 
     clock = clock_from(now)
     saved: dict[str, Any] | None = None
+    workdir: Path | None = None
+    reading_from: str | None = None
     if _is_plan_file(paths):
         saved = read_plan(paths[0])
         spec_paths = [Path(p) for p in saved.get("spec_paths") or ["specs"]]
+        location = locate_specs(saved, paths[0], Path.cwd(), visible(str(paths[0])))
+        if location.directory.resolve() != Path.cwd().resolve():
+            workdir = location.directory
+            # The user's own relative paths stay relative to where the user is.
+            audit_log = (audit_log or default_audit_path()).absolute()
+            export_dir = export_dir.absolute() if export_dir is not None else None
+            reading_from = f"Reading the specs from {visible(str(workdir))} ({location.how})."
     else:
         spec_paths = list(paths) if paths else [Path("specs")]
     target_filter = set(targets) if targets else None
@@ -351,11 +423,14 @@ def apply(
     reporter = open_reporter(
         choose_mode(progress, terminal=sys.stderr.isatty()), clock=clock, interval=heartbeat_interval
     )
+    if reading_from is not None:
+        reporter.message(reading_from)  # through the reporter: a JSON line under --progress json
 
     def on_wait(instance_id: str, holder: Holder, path: Path) -> None:
         reporter.message(_wait_text(holder, path), instance_id=instance_id)
 
     with (
+        _working_in(workdir),
         session(spec_paths, endpoint=endpoint, timeout=timeout, now=clock.now(), on_retry=reporter.retry) as (
             spec_set,
             connection,
@@ -381,7 +456,7 @@ def apply(
         if saved is None:
             plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
         else:
-            plan = _replan_saved(
+            plan, applied = _replan_saved(
                 saved,
                 spec_set,
                 connection,
@@ -390,6 +465,14 @@ def apply(
                 now=clock.now(),
                 targets=target_filter,
             )
+            if applied:
+                now_in_sync = f"{listed(applied)} {'is' if len(applied) == 1 else 'are'} now in sync"
+                click.echo(
+                    f"This plan has already been applied ({now_in_sync}); nothing to do.", err=output_format == "json"
+                )
+                if output_format == "json":
+                    click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
+                return EXIT_OK
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
         # The exit-code rule of plan (planning/outcome.py), for the selected instances.
         declared = declared_ssl(by_id.values())

@@ -6,7 +6,8 @@ documents, not a chosen list of fields: a field added to the plan format later i
 anyone remembering to. Only the documented volatile fields (:func:`without_volatile`) are left out.
 
 Differences are named the way a reviewer reads them ("pgm-a: the file says policy: restart never; the
-spec now says restart allowed"), causes first (the spec, the live state), then what the plan says.
+spec now says restart allowed"; "pgm-b: the plan was made when ssl.enabled was false; the instance now
+says true"), causes first (the spec, the live state), then what the plan says.
 """
 
 from __future__ import annotations
@@ -176,9 +177,19 @@ def render_value(value: Any) -> str:
         text = "(an empty list)"
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         text = ", ".join(visible(v) for v in value)
+    elif isinstance(value, Mapping) and _is_certificate(value):
+        text = (
+            f"the certificate {visible(str(value['subject']))} (issuer {visible(str(value['issuer']))}, "
+            f"expires {visible(str(value['not_after']))[:10]}, sha256 {visible(str(value['sha256']))[:23]})"
+        )
     else:
         text = visible(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def _is_certificate(value: Mapping[str, Any]) -> bool:
+    """A certificate summary (``live.ssl.server_cert``), said as a certificate, not as JSON."""
+    return all(isinstance(value.get(k), str) for k in ("subject", "issuer", "not_after", "sha256"))
 
 
 def path_label(path: JsonPath, document: Any) -> str:
@@ -253,6 +264,15 @@ def describe(
         )
     label = path_label(local, document)
     source = _source(path)
+    if source == "the instance" and local and local[0] == "live":
+        if len(local) > 2 and isinstance(local[-1], int):
+            # One endpoint more or less is said as the list it is, not as "endpoints[1]".
+            local = local[:-1]
+            label = path_label(local, document)
+            difference = Difference(
+                difference.path[:-1], _at(document, local), _at(_same_instance(plan, document), local)
+            )
+        return prefix + _live_moved(difference, label.removeprefix("live.").removeprefix("facts."), reviewed)
     if difference.in_file is MISSING:
         return f"{prefix}{reviewed} has no {label}; {source} now says {render_value(difference.in_plan)}"
     if difference.in_plan is MISSING:
@@ -260,6 +280,49 @@ def describe(
     return (
         f"{prefix}{reviewed} says {label}: {render_value(difference.in_file)}; "
         f"{source} now says {render_value(difference.in_plan)}"
+    )
+
+
+def _at(document: Any, path: JsonPath) -> Any:
+    node = document
+    for step in path:
+        found = (isinstance(step, int) and isinstance(node, list) and step < len(node)) or (
+            isinstance(step, str) and isinstance(node, Mapping) and step in node
+        )
+        if not found:
+            return MISSING
+        node = node[step]
+    return node
+
+
+def _same_instance(plan: Mapping[str, Any], item: Any) -> Any:
+    """The plan's instance with the id of ``item`` (instances are matched by id, not by position)."""
+    instances = plan.get("instances")
+    wanted = item.get("id") if isinstance(item, Mapping) else None
+    if isinstance(instances, list):
+        return next((i for i in instances if isinstance(i, Mapping) and i.get("id") == wanted), None)
+    return None
+
+
+def _live_moved(difference: Difference, label: str, reviewed: str) -> str:
+    """``the plan was made when ssl.enabled was false; the instance now says true``.
+
+    The live state is what the plan was made *from*, so its moves are said as such, in the instance's
+    own field names (``ssl.enabled``, ``engine_version``), not as a path into the plan's JSON.
+    """
+    plan = "the plan" if reviewed == "the file" else reviewed
+    if label == "outcome":
+        return (
+            f"{plan} was made when the instance read as {render_value(difference.in_file)}; "
+            f"it now reads as {render_value(difference.in_plan)}"
+        )
+    if difference.in_file is MISSING:
+        return f"{plan} was made when the instance had no {label}; it now says {render_value(difference.in_plan)}"
+    if difference.in_plan is MISSING:
+        return f"{plan} was made when {label} was {render_value(difference.in_file)}; the instance now has no {label}"
+    return (
+        f"{plan} was made when {label} was {render_value(difference.in_file)}; "
+        f"the instance now says {render_value(difference.in_plan)}"
     )
 
 
@@ -280,15 +343,20 @@ def explain(
     """The differences as lines: causes first, digests only when nothing more readable differs.
 
     When an instance's spec or live state moved, what follows from it (its changes, request, restart)
-    is summed up in one line after the causes instead of field by field: the causes are the news.
+    is summed up in one line after the causes instead of field by field: the causes are the news. So
+    is the summary then (it counts those instances); an edited summary with no cause is listed in full.
     """
     ordered = sorted(found, key=lambda d: _rank(d.path))  # stable: the file's order within a rank
     readable = [d for d in ordered if not _is_digest(d.path)] or ordered
     moved = {d.path[1] for d in readable if _is_cause(d.path)}
     lines: list[str] = []
     consequences: dict[Any, list[str]] = {}
+    summary: list[str] = []
     for difference in readable:
         path = difference.path
+        if moved and len(path) == 2 and path[0] == "summary":
+            summary.append(str(path[1]))
+            continue
         if len(path) > 2 and path[0] == "instances" and path[1] in moved and not _is_cause(path):
             consequences.setdefault(path[1], [])
             if str(path[2]) not in consequences[path[1]]:
@@ -304,6 +372,8 @@ def explain(
         own = [i for i, line in enumerate(lines) if line.startswith(f"{name}: ")]
         at = own[-1] + 1 if own else len(lines)
         lines.insert(at, f"{name}: so its plan now differs in {', '.join(visible(f) for f in fields)}")
+    if summary:
+        lines.append(f"so the summary now differs in {', '.join(visible(f) for f in summary)}")
     return lines
 
 

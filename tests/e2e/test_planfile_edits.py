@@ -306,13 +306,14 @@ def test_a_moved_live_state_is_named_before_what_follows_from_it(
     cli: Cli, cloud_env: RunningEmulator, saved: tuple[Path, Doc], tmp_path: Path
 ) -> None:
     plan_file, _ = saved
-    cloud_env.admin.set_instance("pgm-a", ssl={"enabled": True, "ca_type": "aliyun", "endpoint": endpoint_of("pgm-a")})
+    # pgm-c is to get its custom certificate; someone turns on the cloud certificate instead.
+    cloud_env.admin.set_instance("pgm-c", ssl={"enabled": True, "ca_type": "aliyun", "endpoint": endpoint_of("pgm-c")})
     cloud_env.admin.clear_calls()
     err = refused(apply_file(cli, plan_file, tmp_path), cloud_env)
     lines = [line.removeprefix("  - ") for line in err.splitlines()[1:]]
-    assert lines[0].startswith("pgm-a: the file says live.ssl."), lines
-    assert "pgm-a: the file says live.ssl.enabled: false; the instance now says true" in lines
-    assert any(line.startswith("pgm-a: so its plan now differs in status, reasons, changes") for line in lines), err
+    assert lines[0].startswith("pgm-c: the plan was made when ssl."), lines
+    assert "pgm-c: the plan was made when ssl.enabled was false; the instance now says true" in lines
+    assert any(line.startswith("pgm-c: so its plan now differs in changes") for line in lines), err
 
 
 def test_with_target_only_that_instance_is_compared(

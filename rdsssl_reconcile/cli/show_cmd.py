@@ -1,0 +1,59 @@
+"""``show PLANFILE``: the saved plan, exactly as it was saved, for the reviewer of ``apply PLANFILE``.
+
+Offline: no cloud call, no spec files, no SDK import. The plan is rebuilt from the file
+(:func:`~rdsssl_reconcile.planfile.plan_from_document`, which refuses a file that is not exactly what
+the tool writes for that plan) and rendered by the same renderers as ``plan``, so ``show F`` prints what
+``plan --out F`` printed, in any format. The JSON is the document ``plan --format json`` printed: the
+file without what only a saved plan holds (``kind``, ``desired``, ``origin``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from rdsssl_reconcile import __version__
+from rdsssl_reconcile.planfile import plan_from_document, read_plan
+from rdsssl_reconcile.planning.model import plan_to_json
+from rdsssl_reconcile.planning.outcome import declared_ssl_of_saved
+from rdsssl_reconcile.render.markdown import render_markdown
+from rdsssl_reconcile.render.text import render_text
+from rdsssl_reconcile.textsafe import visible
+
+
+@click.command()
+@click.argument("plan_file", metavar="PLANFILE", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text as 'plan' prints it; json as 'plan --format json' (docs/plan-format.md); markdown for a PR comment.",
+)
+def show(plan_file: Path, output_format: str) -> int:
+    """Show a plan saved with 'plan --out', exactly as saved (offline: no cloud call).
+
+    Use it to review the artifact that 'apply PLANFILE' will carry out. A file that is not exactly what
+    this version writes for the plan it describes (edited, or another version's) is refused (exit 1).
+    """
+    where = visible(str(plan_file))
+    document = read_plan(plan_file)
+    plan = plan_from_document(document, where)
+    if output_format == "json":
+        text = json.dumps(plan_to_json(plan, tool_version=document["tool_version"]), indent=2) + "\n"
+    elif output_format == "markdown":
+        # The verdicts need what each spec declares; a saved plan carries it in its desired section.
+        text = render_markdown(plan, declared=declared_ssl_of_saved(document.get("desired") or {}))
+    else:
+        text = render_text(plan)
+    click.echo(text, nl=False)
+    if document["tool_version"] != __version__:
+        click.echo(
+            f"note: {where} was saved by rdsssl-reconcile {visible(document['tool_version'])}; "
+            f"'apply' with this version ({__version__}) will refuse it",
+            err=True,
+        )
+    return 0
