@@ -3,15 +3,10 @@
 Subcommands are registered by import path and loaded only when invoked, so ``--help``, ``validate``
 and ``certs`` never import the vendor SDK (it costs about half a second of start-up, reference §12).
 
-Exit codes are decided here and only here (documented in the README):
-
-====  ==========================================================================================
-0     success; for ``plan --detailed-exitcode``: no changes
-1     error: bad input, refused plan, API failure, internal error (never a traceback for user errors)
-2     ``plan --detailed-exitcode`` only: changes pending
-3     ``apply``: some instances deferred, failed or not converged
-130   interrupted (Ctrl-C / SIGINT)
-====  ==========================================================================================
+Exit codes (documented in the README's "Exit codes" table): what a plan's instances mean for ``plan``
+and ``apply`` is decided by one table, :mod:`rdsssl_reconcile.planning.outcome`; errors before that
+(bad input, refused plan, API failure, internal error: 1, never a traceback for user errors) and
+interruption (130) are decided here.
 
 Every error message goes through :func:`~rdsssl_reconcile.textsafe.visible_lines` on its way out:
 messages quote paths, values and API answers, and none of them may act on the terminal.

@@ -21,7 +21,7 @@ import click
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
-from rdsssl_reconcile.apply.executor import ApplySettings, Executor, export_files
+from rdsssl_reconcile.apply.executor import ApplySettings, Executor, Outcome, export_files
 from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
 from rdsssl_reconcile.apply.progress import HEARTBEAT_SECONDS, JsonReporter, choose_mode, open_reporter
 from rdsssl_reconcile.apply.progress import MODES as PROGRESS_MODES
@@ -51,14 +51,18 @@ from rdsssl_reconcile.planning.compare import (
 )
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, PlanStatus
+from rdsssl_reconcile.planning.outcome import (
+    Assessment,
+    Verdict,
+    apply_exit_code,
+    assess_instance,
+    declared_ssl,
+)
 from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
 from rdsssl_reconcile.textsafe import listing, visible
-
-#: Plan statuses that mean an instance could not be planned at all: an error for apply, as for plan.
-UNPLANNABLE = (PlanStatus.ERROR, PlanStatus.NOT_FOUND)
 
 
 def _check_declared(option: str, ids: tuple[str, ...], by_id: dict[str, Any]) -> None:
@@ -385,8 +389,9 @@ def apply(
 
     PATHS are spec files or directories (default ./specs); a single PLANFILE from 'plan --out' applies
     that saved plan instead (review it with 'show PLANFILE'; its specs are read in the directory it was
-    made in, from wherever apply runs). Exit 0: all applied or nothing to do; 1: error or refusal (nothing changed);
-    3: some instances deferred, failed, not converged or unknown; 130: interrupted.
+    made in, from wherever apply runs). Exit 0: every selected instance ends in sync; 1: error or refusal
+    (nothing changed), or a selected instance does not exist, cannot be read or can never satisfy its spec;
+    3: some instances deferred, failed, not converged, unknown or not plannable now; 130: interrupted.
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
@@ -469,21 +474,23 @@ def apply(
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
                 return EXIT_OK
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
+        # The exit-code rule of plan (planning/outcome.py), for the selected instances.
+        declared = declared_ssl(by_id.values())
+        verdicts = [assess_instance(item, declares_ssl=declared[item.id]) for item, _ in items]
         if saved is None:
             if output_format == "text":
                 click.echo(render_plan(plan, "text"), nl=False)
             if not any(item.status is PlanStatus.CHANGE for item, _ in items):
-                unplanned = [item.id for item, _ in items if item.status in UNPLANNABLE]
-                message = "No changes. Nothing to apply."
-                if unplanned:
-                    message = f"No changes to apply, but {len(unplanned)} instance(s) could not be planned: {', '.join(unplanned)}."
-                if output_format == "json" or unplanned:
-                    reporter.message(message)
+                code = apply_exit_code(verdicts, done=())
+                left = _cannot_apply(verdicts, "No changes to apply, but ")
+                if output_format == "json" or left:
+                    for line in (left or "No changes. Nothing to apply.").splitlines():
+                        reporter.message(line)
                 else:
-                    click.echo(message)
+                    click.echo("No changes. Nothing to apply.")
                 if output_format == "json":
                     click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
-                return EXIT_ERROR if unplanned else EXIT_OK
+                return code
             _confirm(plan, auto_approve)
 
         if export_dir is not None:
@@ -517,10 +524,15 @@ def apply(
         finally:
             reporter.close()
         report = ApplyReport(results=tuple(results), target=connection.target.to_json(), interrupted=interrupted)
+        done = {r.id for r in results if r.outcome in (Outcome.APPLIED, Outcome.ALREADY_IN_SYNC)}
+        code = apply_exit_code(verdicts, done=done)
         if output_format == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
+            click.echo(json.dumps(report.to_json() | {"exit_code": code}, indent=2))
         else:
             click.echo(report.render_text(), nl=False)
+        left = _cannot_apply(verdicts, "")
+        for line in (left or "").splitlines():
+            reporter.message(line)
         failures = audit.failures
         if failures:
             reporter.message(
@@ -529,7 +541,15 @@ def apply(
             )
         if interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_ERROR if failures and report.exit_code == EXIT_OK else report.exit_code
+        return EXIT_ERROR if failures and code == EXIT_OK else code
+
+
+def _cannot_apply(verdicts: list[Assessment], lead: str) -> str | None:
+    """The instances apply cannot act on (README "Exit codes": 1 for errors, 3 for not now), or None."""
+    left = [a for a in verdicts if a.verdict in (Verdict.ERROR, Verdict.NOT_NOW)]
+    if not left:
+        return None
+    return listing(f"{lead}{len(left)} instance(s) cannot be applied:", [f"{a.instance.id}: {a.why}" for a in left])
 
 
 def _wait_text(holder: Holder, path: Path) -> str:

@@ -20,8 +20,13 @@ from rdsssl_reconcile.cli.options import (
     timeout_option,
 )
 from rdsssl_reconcile.errors import UserError
+from rdsssl_reconcile.planning.model import Plan
+from rdsssl_reconcile.render.markdown import DEFAULT_MAX_BYTES
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
-from rdsssl_reconcile.textsafe import visible
+from rdsssl_reconcile.textsafe import listing, visible
+
+#: Instances named in plan's closing error line before "and K more".
+MAX_NAMED = 10
 
 
 def check_writable_out(out: Path) -> None:
@@ -120,7 +125,17 @@ def _validate_json(spec_set: SpecSet) -> dict[str, Any]:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when nothing changes, 2 when changes are pending, 1 on errors (as terraform plan).",
+    help="Exit 0 only when every instance is in sync; 2 when changes are pending or an instance cannot be "
+    "planned now; 1 when an instance does not exist, cannot be read or can never satisfy its spec.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(1024, 100_000_000),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    metavar="N",
+    help="--format markdown: the comment's size budget (default: a GitHub comment). Over it, per-instance "
+    "details and then table rows are left out, never the banners or the summary.",
 )
 @parallelism_option
 @timeout_option
@@ -131,18 +146,24 @@ def plan(
     output_format: str,
     out: Path | None,
     detailed_exitcode: bool,
+    max_bytes: int,
     parallelism: int,
     timeout: float,
     now: str | None,
 ) -> int:
-    """Show what would change on each instance, and which changes restart it (~3 min)."""
+    """Show what would change on each instance, and which changes restart it (and for how long)."""
     from rdsssl_reconcile.cli.runner import build_plan, echo_plan
+    from rdsssl_reconcile.planning.outcome import Verdict, assess, declared_ssl, plan_exit_code
 
     spec_paths = _spec_paths(paths)
     if out is not None:
         check_writable_out(out)  # before any cloud call: a plan that cannot be saved is not worth reading
     result = build_plan(spec_paths, endpoint=endpoint, parallelism=parallelism, timeout=timeout, now=resolve_now(now))
-    echo_plan(result.plan, output_format)
+    declared = declared_ssl(result.spec_set.instances)
+    if output_format == "markdown":
+        _echo_markdown(result.plan, declared, max_bytes=max_bytes, out=out)
+    else:
+        echo_plan(result.plan, output_format)
     if out is not None:
         from rdsssl_reconcile.planfile import write_plan
 
@@ -151,11 +172,36 @@ def plan(
             f"Saved the plan to {visible(str(out))}; apply it with: rdsssl-reconcile apply {visible(str(out))}",
             err=True,
         )
-    if result.plan.has_errors:
-        return 1
-    if detailed_exitcode and result.plan.has_changes:
-        return 2
-    return 0
+    assessments = assess(result.plan, declared)
+    errors = [a for a in assessments if a.verdict is Verdict.ERROR]
+    if errors:
+        # The plan shows them among the others; a CI log must also say why the step fails.
+        shown = [f"{a.instance.id}: {a.why}" for a in errors[:MAX_NAMED]]
+        if len(errors) > MAX_NAMED:
+            shown.append(f"and {len(errors) - MAX_NAMED} more")
+        click.echo(
+            listing(f"Error: {len(errors)} instance(s) cannot be planned or can never satisfy their spec:", shown),
+            err=True,
+        )
+    return plan_exit_code(assessments, detailed=detailed_exitcode)
+
+
+def _echo_markdown(plan: Plan, declared: dict[str, bool], *, max_bytes: int, out: Path | None) -> None:
+    from rdsssl_reconcile.render.markdown import render_markdown
+
+    full_plan = None
+    if out is not None:
+        shown = str(out).replace("`", "")
+        full_plan = f"the saved plan file `{visible(shown)}`: `rdsssl-reconcile show {visible(shown)}`."
+    text = render_markdown(plan, declared=declared, max_bytes=max_bytes, full_plan=full_plan)
+    click.echo(text, nl=False)
+    size = len(text.encode())
+    if size > max_bytes:
+        click.echo(
+            f"warning: --max-bytes {max_bytes}: the banners and the summary alone take {size} bytes; they are "
+            "never left out, so the comment is over the budget",
+            err=True,
+        )
 
 
 @click.command()

@@ -17,6 +17,7 @@ import click
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.planfile import plan_from_document, read_plan
 from rdsssl_reconcile.planning.model import plan_to_json
+from rdsssl_reconcile.planning.outcome import declared_ssl_of_saved
 from rdsssl_reconcile.render.markdown import render_markdown
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.textsafe import visible
@@ -44,7 +45,8 @@ def show(plan_file: Path, output_format: str) -> int:
     if output_format == "json":
         text = json.dumps(plan_to_json(plan, tool_version=document["tool_version"]), indent=2) + "\n"
     elif output_format == "markdown":
-        text = render_markdown(plan)
+        # The verdicts need what each spec declares; a saved plan carries it in its desired section.
+        text = render_markdown(plan, declared=declared_ssl_of_saved(document.get("desired") or {}))
     else:
         text = render_text(plan)
     click.echo(text, nl=False)

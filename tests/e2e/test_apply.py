@@ -592,7 +592,8 @@ def test_apply_with_nothing_to_change_but_unplannable_instances_fails(
     write_spec(spec_dir, aliyun_spec("pgm-missing"))
     result = cli("apply", str(spec_dir), *FAST)
     assert result.code == 1, result.text
-    assert "No changes to apply, but 1 instance(s) could not be planned: pgm-missing." in result.err
+    assert "No changes to apply, but 1 instance(s) cannot be applied:" in result.err
+    assert "  - pgm-missing: not found\n" in result.err
 
 
 def test_unwritable_audit_log_is_refused_before_any_call(

@@ -293,10 +293,14 @@ def test_concurrent_applies_without_a_shared_lock_restart_once(
     assert accepted_by_instance(emulator) == {"pgm-a": 1, "pgm-b": 1}
     restarts = 0
     for result in results:
-        assert result.code == 0, result.text
+        # Under load a run may plan while the other run's restart is in progress: such an instance cannot be
+        # planned now, which apply names and reports as 3 (README "Exit codes").
+        busy = "not Running" in result.err
+        assert result.code == (3 if busy else 0), result.text
         report = json.loads(result.out)
         if "summary" in report:  # a run that planned nothing to do prints an empty report
-            assert set(outcomes(report).values()) <= {"applied", "already_in_sync"}, report
+            allowed = {"applied", "already_in_sync"} | ({"skipped"} if busy else set())
+            assert set(outcomes(report).values()) <= allowed, report
             assert report["summary"]["unconfirmed_restarts"] == 0
             restarts += report["summary"]["restarts"]
     assert restarts == 2
@@ -316,7 +320,8 @@ def test_second_apply_while_the_first_is_mid_restart_sends_nothing(
     wait_until(lambda: bool(emulator.admin.modifications()), "the first apply submitted its change")
     assert emulator.admin.instance("pgm-a")["pending"] is not None  # mid-restart
     second = finish(popen(["apply", *FAST], cwd=tmp_path, env=fault_env("state-b")))
-    assert second.code == 0, second.text
+    # Nothing sent, and nothing proven in sync: not plannable now is 3 for apply (README "Exit codes").
+    assert second.code == 3, second.text
     assert "status is SSL_MODIFYING, not Running" in second.out  # its plan saw the restart in progress
     first_result = finish(first)
     assert first_result.code == 0, first_result.text

@@ -86,7 +86,8 @@ def test_json_format_is_documented_shape(cli: Cli, cloud_env: RunningEmulator, s
     cloud_env.admin.add_instances([instance_entry("pgm-a"), instance_entry("pgm-b", engine_version="9.6")])
     write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b", "pgm-missing"))
     result = cli("plan", str(spec_dir), "--format", "json")
-    assert result.code == 0, result.err
+    # pgm-missing does not exist and pgm-b can never carry SSL: the plan fails (README "Exit codes").
+    assert result.code == 1, result.err
     document = json.loads(result.out)
     assert document["format_version"] == "1.0"
     assert document["target"]["kind"] == "emulator"
@@ -423,7 +424,8 @@ def test_read_only_instance_is_planned_and_a_guard_instance_is_ineligible(
     write_spec(spec_dir, aliyun_spec("pgm-ro", "pgm-guard"))
     cloud_env.admin.clear_calls()
     result = cli("plan", str(spec_dir), "--detailed-exitcode")
-    assert result.code == 2, result.text
+    # The Guard instance can never carry the SSL its spec declares: the plan fails (README "Exit codes").
+    assert result.code == 1, result.text
     assert "~ pgm-ro (cn-hangzhou) will be changed" in result.out
     assert "! pgm-guard (cn-hangzhou): ineligible - Guard instance: only primary and read-only" in result.out
     # The Guard instance's SSL state is not even asked for.
