@@ -608,7 +608,8 @@ def test_a_mutated_plan_is_refused_or_applies_exactly_as_the_original(
     edit(mutated)
     plan_file.write_text(json.dumps(mutated, indent=2), encoding="utf-8")
     result = apply_file(cli, plan_file, tmp_path, "--format", "json")
-    if result.code == 1 and result.err.startswith("Error: "):
+    # A refusal is an "Error:" line (after any progress line, e.g. where the specs were read from).
+    if result.code == 1 and any(line.startswith("Error: ") for line in result.err.splitlines()):
         assert modifies(cloud_env) == [], label
         assert "Internal error" not in result.err, label
         event("refused")
