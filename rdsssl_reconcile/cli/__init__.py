@@ -1,7 +1,7 @@
 """The ``rdsssl-reconcile`` command line: a thin layer over the library.
 
 Subcommands are registered by import path and loaded only when invoked, so ``--help``, ``validate``
-and ``certs`` never import the vendor SDK (it costs about half a second of start-up, reference §12).
+and ``certs`` never import the vendor SDK (it costs about half a second of start-up, measured on a development machine).
 
 Exit codes are decided here and only here (documented in the README):
 

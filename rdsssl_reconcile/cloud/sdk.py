@@ -11,7 +11,7 @@ our error tree. Two secrets pass through here and must go no further:
   exception is raised outside the ``except`` block so the SDK's exception is not even its context.
   ``DEBUG=sdk`` (the SDK's request dump, URL included) is switched off for the same reason.
 
-Importing this module costs about half a second (reference §12); the CLI imports it only in commands
+Importing this module costs about half a second (measured on a development machine); the CLI imports it only in commands
 that call the cloud.
 """
 
@@ -38,7 +38,7 @@ from rdsssl_reconcile.cloud.target import Credentials, Target
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TargetError, TransientCloudError
 from rdsssl_reconcile.live.parse import redact_server_key
 
-#: Wire name -> SDK request field of ModifyDBInstanceSSLRequest (reference §1.2).
+#: Wire name -> SDK request field of ModifyDBInstanceSSLRequest (API page "ModifyDBInstanceSSL").
 _MODIFY_FIELDS = {
     "DBInstanceId": "dbinstance_id",
     "ConnectionString": "connection_string",
@@ -290,7 +290,7 @@ def raw_sdk_client(
     """An unwrapped official SDK client for an emulator at ``host_port`` (plain HTTP).
 
     Tests and benchmarks drive the SDK itself with it. ``host:port`` carries no scheme: with one, the
-    SDK signs a literal ``http://...`` host header (reference §7.4).
+    SDK signs a literal ``http://...`` host header (``compose_url`` in the SDK's source).
     """
     config: dict[str, Any] = {
         "access_key_id": access_key_id,
