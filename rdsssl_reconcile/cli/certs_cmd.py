@@ -41,6 +41,10 @@ from rdsssl_reconcile.pki.summary import (
 from rdsssl_reconcile.secretfiles import ensure_directory, refuse_existing, write_public_file, write_secret_file
 from rdsssl_reconcile.textsafe import visible
 
+#: The CA name of "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance"
+#: (``-subj "/CN=root-server-ca"``): a default, so the documented procedure needs no --cn.
+DEFAULT_CA_COMMON_NAME = "root-server-ca"
+
 #: The file names of the custom-certificate procedure.
 CA_CERT_FILE = "server-ca.crt"
 CA_KEY_FILE = "server-ca.key"
@@ -239,7 +243,13 @@ _out_option = click.option(
 
 
 @ca_group.command("create")
-@click.option("--cn", "common_name", required=True, help="Common name of the CA, e.g. root-server-ca.")
+@click.option(
+    "--cn",
+    "common_name",
+    default=DEFAULT_CA_COMMON_NAME,
+    show_default=True,
+    help="Common name of the CA (the custom-certificate procedure always uses root-server-ca).",
+)
 @_out_option
 @click.option(
     "--days", type=click.IntRange(min=1, max=_MAX_DAYS), default=3650, show_default=True, help="Validity in days."
