@@ -184,7 +184,8 @@ def _transport_kind(exc: BaseException, target: str) -> tuple[str, str, bool]:
     if dns or _is_kind(chain, "NameResolutionError"):
         # EAI_AGAIN is a resolver that could not answer now; anything else means the name does not exist.
         temporary = any(e.errno == socket.EAI_AGAIN for e in dns)
-        why = "the resolver did not answer" if temporary else "check the host name, the network and DNS"
+        checked = "the region" if target.startswith("Alibaba Cloud region") else "the host name"
+        why = "the resolver did not answer" if temporary else f"check {checked}, the network and DNS"
         return "NameResolution", f"the host name of {target} could not be resolved ({why})", temporary
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         return "ConnectionRefused", f"{target} refused the connection (nothing listens on that port?)", True

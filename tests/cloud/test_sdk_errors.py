@@ -88,3 +88,12 @@ def test_api_errors_keep_code_message_and_request_id_only() -> None:
 def test_retryability_is_decided_once(code: str, status: int, transient: bool) -> None:
     error = _classify(FakeApiError(code, status, "m"), "DescribeDBInstanceSSL", "x")
     assert isinstance(error, TransientCloudError) is transient
+
+
+def test_an_unresolvable_region_endpoint_says_to_check_the_region() -> None:
+    cause = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    error = _classify(_wrapped(cause), "DescribeDBInstances", "Alibaba Cloud region cn-nowhere-1 endpoint")
+    assert str(error) == (
+        "the host name of Alibaba Cloud region cn-nowhere-1 endpoint could not be resolved "
+        "(check the region, the network and DNS)"
+    )
