@@ -59,27 +59,30 @@ def ensure_directory(directory: Path | str) -> Path:
     return path
 
 
-#: The commands that write files name their overwrite option differently.
-_OVERWRITE_HINT = "(replace with --force, or with --force-export for apply --export-dir; or write elsewhere)"
+def _overwrite_hint(option: str) -> str:
+    """The commands that write files name their overwrite option differently: each names its own."""
+    return f"(replace with {option}, or write elsewhere)"
 
 
-def refuse_existing(paths: Iterable[Path | str], *, force: bool) -> None:
-    """Raise OutputFileError naming every path that exists, unless ``force``; call before writing anything."""
+def refuse_existing(paths: Iterable[Path | str], *, force: bool, option: str = "--force") -> None:
+    """Raise OutputFileError naming every path that exists, unless ``force``; call before writing anything.
+
+    ``option`` is the calling command's overwrite option, named in the message."""
     if force:
         return
     existing = [str(p) for p in paths if os.path.lexists(p)]
     if existing:
         names = ", ".join(existing)
         raise OutputFileError(
-            f"refusing to overwrite existing file{'s' if len(existing) > 1 else ''}: {names} {_OVERWRITE_HINT}"
+            f"refusing to overwrite existing file{'s' if len(existing) > 1 else ''}: {names} {_overwrite_hint(option)}"
         )
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
+def _write_new(path: Path, data: bytes, mode: int, option: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
     except FileExistsError:
-        raise OutputFileError(f"refusing to overwrite existing file: {path} {_OVERWRITE_HINT}") from None
+        raise OutputFileError(f"refusing to overwrite existing file: {path} {_overwrite_hint(option)}") from None
     except OSError as exc:
         raise OutputFileError(f"cannot create {str(path)!r}: {exc.strerror}") from None
     try:
@@ -117,27 +120,27 @@ def _replace(path: Path, data: bytes, mode: int) -> None:
         raise OutputFileError(f"cannot replace {str(path)!r}: {exc.strerror}") from None
 
 
-def _write(path: Path | str, content: str | bytes, *, force: bool, mode: int) -> Path:
+def _write(path: Path | str, content: str | bytes, *, force: bool, mode: int, option: str) -> Path:
     target = Path(path)
     if force and os.path.lexists(target):
         if target.is_dir():
             raise OutputFileError(f"{str(target)!r} is a directory, not a file")
         _replace(target, _as_bytes(content), mode)
     else:
-        _write_new(target, _as_bytes(content), mode)
+        _write_new(target, _as_bytes(content), mode, option)
     return target
 
 
-def write_secret_file(path: Path | str, content: str | bytes, *, force: bool) -> Path:
+def write_secret_file(path: Path | str, content: str | bytes, *, force: bool, option: str = "--force") -> Path:
     """Write a private key (or anything secret) with mode 0600 from the moment it exists.
 
     Raises:
         OutputFileError: the file exists and ``force`` is false, or it cannot be written. The message
-            names the path, never the content.
+            names the path and ``option`` (the command's overwrite option), never the content.
     """
-    return _write(path, content, force=force, mode=SECRET_FILE_MODE)
+    return _write(path, content, force=force, mode=SECRET_FILE_MODE, option=option)
 
 
-def write_public_file(path: Path | str, content: str | bytes, *, force: bool) -> Path:
+def write_public_file(path: Path | str, content: str | bytes, *, force: bool, option: str = "--force") -> Path:
     """Write a certificate, CSR or CRL (mode 0644: they are public) with the same no-overwrite rule."""
-    return _write(path, content, force=force, mode=PUBLIC_FILE_MODE)
+    return _write(path, content, force=force, mode=PUBLIC_FILE_MODE, option=option)

@@ -100,3 +100,13 @@ def test_ensure_directory_creates_0700_and_refuses_a_file(tmp_path: Path) -> Non
 def test_unwritable_directory_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(OutputFileError, match="cannot create"):
         write_secret_file(tmp_path / "missing-dir" / "server.key", "x", force=False)
+
+
+def test_the_refusal_names_the_calling_commands_option_only(tmp_path: Path) -> None:
+    (tmp_path / "server.key").write_text("old")
+    with pytest.raises(OutputFileError) as certs_refusal:
+        write_secret_file(tmp_path / "server.key", "new", force=False)
+    assert str(certs_refusal.value).endswith("(replace with --force, or write elsewhere)")
+    with pytest.raises(OutputFileError) as apply_refusal:
+        refuse_existing([tmp_path / "server.key"], force=False, option="--force-export")
+    assert str(apply_refusal.value).endswith("(replace with --force-export, or write elsewhere)")

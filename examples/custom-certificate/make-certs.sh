@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The seed document's openssl steps, as rdsssl-reconcile commands: a CA, then a server certificate whose
-# SANs cover both endpoints of pgm-demo-analytics. Keys are written 0600 and never overwritten.
+# The openssl steps of "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance",
+# as rdsssl-reconcile commands: a CA, then a server certificate whose SANs cover both endpoints of pgm-demo-analytics. Keys are written 0600 and never overwritten.
 set -euo pipefail
 cd "$(dirname "$0")"
 rdsssl-reconcile certs ca create --cn "analytics demo CA" --out certs

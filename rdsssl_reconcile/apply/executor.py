@@ -473,8 +473,8 @@ class Executor:
         if self.settings.export_dir is not None:
             cert_file, key_file = export_files(self.settings.export_dir, desired.id)
             ensure_directory(cert_file.parent)
-            write_public_file(cert_file, issued.cert_pem(), force=self.settings.force_export)
-            write_secret_file(key_file, issued.key_pem(), force=self.settings.force_export)
+            write_public_file(cert_file, issued.cert_pem(), force=self.settings.force_export, option="--force-export")
+            write_secret_file(key_file, issued.key_pem(), force=self.settings.force_export, option="--force-export")
         return issued
 
     # -- submit ------------------------------------------------------------------------------------------

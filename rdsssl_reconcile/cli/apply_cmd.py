@@ -500,7 +500,11 @@ def apply(
                 for item, d in items
                 if item.status is PlanStatus.CHANGE and isinstance(d.ssl.certificate, IssuerCertificate)
             ]
-            refuse_existing([p for iid in issuing for p in export_files(export_dir, iid)], force=force_export)
+            refuse_existing(
+                [p for iid in issuing for p in export_files(export_dir, iid)],
+                force=force_export,
+                option="--force-export",
+            )
         settings = ApplySettings(
             parallelism=parallelism,
             max_restarts=max_restarts,

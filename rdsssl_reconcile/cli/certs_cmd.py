@@ -1,7 +1,8 @@
-"""``rdsssl-reconcile certs``: the seed document's openssl steps as commands, plus inspection and checks.
+"""``rdsssl-reconcile certs``: the openssl steps of
+"Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance" as commands, plus inspection and checks.
 
-* ``certs ca create``  = the seed's ``openssl req -new -x509 -nodes ... -subj /CN=root-server-ca``
-* ``certs issue``      = the seed's CSR + ``openssl x509 -req`` with every endpoint as a DNS SAN
+* ``certs ca create``  = the documented ``openssl req -new -x509 -nodes ... -subj /CN=root-server-ca``
+* ``certs issue``      = the documented CSR + ``openssl x509 -req`` with every endpoint as a DNS SAN
 * ``certs inspect``    = ``openssl x509/req/crl/pkey -noout -text``, but safe to paste: keys show only their
   type, size and public-key fingerprint
 * ``certs check``      = every check of :mod:`rdsssl_reconcile.pki.checks`, one line each
@@ -40,7 +41,11 @@ from rdsssl_reconcile.pki.summary import (
 from rdsssl_reconcile.secretfiles import ensure_directory, refuse_existing, write_public_file, write_secret_file
 from rdsssl_reconcile.textsafe import visible
 
-#: The seed document's file names.
+#: The CA name of "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance"
+#: (``-subj "/CN=root-server-ca"``): a default, so the documented procedure needs no --cn.
+DEFAULT_CA_COMMON_NAME = "root-server-ca"
+
+#: The file names of the custom-certificate procedure.
 CA_CERT_FILE = "server-ca.crt"
 CA_KEY_FILE = "server-ca.key"
 SERVER_KEY_FILE = "server.key"
@@ -209,7 +214,8 @@ def _echo_written(path: Path, lines: Sequence[str]) -> None:
 def certs() -> None:
     """Create CAs, issue, inspect and check certificates (no openssl needed).
 
-    The files are the seed document's: server-ca.crt/.key, server.key/.csr/.crt. Keys are written
+    The files are those of "Configure a custom certificate for an ApsaraDB RDS for
+    PostgreSQL instance": server-ca.crt/.key, server.key/.csr/.crt. Keys are written
     unencrypted in PKCS#8 (as RDS requires) with mode 0600, and never printed.
     """
 
@@ -237,7 +243,13 @@ _out_option = click.option(
 
 
 @ca_group.command("create")
-@click.option("--cn", "common_name", required=True, help="Common name of the CA, e.g. root-server-ca.")
+@click.option(
+    "--cn",
+    "common_name",
+    default=DEFAULT_CA_COMMON_NAME,
+    show_default=True,
+    help="Common name of the CA (the custom-certificate procedure always uses root-server-ca).",
+)
 @_out_option
 @click.option(
     "--days", type=click.IntRange(min=1, max=_MAX_DAYS), default=3650, show_default=True, help="Validity in days."
@@ -245,7 +257,7 @@ _out_option = click.option(
 @_key_type_option
 @_force_option
 def ca_create(common_name: str, out_dir: Path, days: int, key_type: str, force: bool) -> None:
-    """Create a self-signed CA: server-ca.crt and server-ca.key (seed step 1).
+    """Create a self-signed CA: server-ca.crt and server-ca.key (the custom-certificate procedure's CA).
 
     Equivalent to `openssl req -new -x509 -days N -nodes -out server-ca.crt -keyout server-ca.key
     -subj "/CN=NAME"`, with basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign.
@@ -322,7 +334,7 @@ def _load_authority(ca_cert: Path, ca_key: Path, now: datetime) -> CertificateAu
 def issue(
     ca_cert: Path, ca_key: Path, endpoints: tuple[str, ...], out_dir: Path, days: int, key_type: str, force: bool
 ) -> int:
-    """Issue a server key, CSR and certificate signed by the CA (seed steps 2-4).
+    """Issue a server key, CSR and certificate signed by the CA (the procedure's server certificate).
 
     Writes server.key (unencrypted PKCS#8, mode 0600), server.csr and server.crt with basicConstraints
     CA:FALSE, keyUsage nonRepudiation, digitalSignature, keyEncipherment, extendedKeyUsage serverAuth, and

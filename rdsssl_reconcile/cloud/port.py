@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 RawBody = dict[str, Any]
 
-#: Error codes meaning "the instance is busy with another change; wait and retry" (reference §9).
+#: Error codes meaning "the instance is busy with another change; wait and retry" (error codes
+#: listed on the API pages "ModifyDBInstanceSSL" and "DescribeDBInstanceSSL").
 BUSY_CODES = frozenset(
     {"IncorrectDBInstanceState", "IncorrectDBSslStatus", "OperationDenied.DBInstanceStatus", "InvalideStatus.Format"}
 )

@@ -7,18 +7,23 @@ our error tree. Two secrets pass through here and must go no further:
   its public-key fingerprint before the body is returned.
 * ``ModifyDBInstanceSSL`` puts ``ServerKey`` in the URL query string, and transport errors from
   ``requests`` quote that URL. So errors are rebuilt from the API's code/message/request id only, and
-  transport failures are described by kind (refused, timed out, dropped), never by their text. The new
+  transport failures are described by kind (name resolution, refused, TLS, timed out, dropped), found
+  from the exception types in the chain, never from their text. The new
   exception is raised outside the ``except`` block so the SDK's exception is not even its context.
   ``DEBUG=sdk`` (the SDK's request dump, URL included) is switched off for the same reason.
 
-Importing this module costs about half a second (reference §12); the CLI imports it only in commands
-that call the cloud.
+Importing this module costs about half a second (measured on a development machine); the CLI imports it
+only in commands that call the cloud.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
 import os
+import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +43,7 @@ from rdsssl_reconcile.cloud.target import Credentials, Target
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TargetError, TransientCloudError
 from rdsssl_reconcile.live.parse import redact_server_key
 
-#: Wire name -> SDK request field of ModifyDBInstanceSSLRequest (reference §1.2).
+#: Wire name -> SDK request field of ModifyDBInstanceSSLRequest (API page "ModifyDBInstanceSSL").
 _MODIFY_FIELDS = {
     "DBInstanceId": "dbinstance_id",
     "ConnectionString": "connection_string",
@@ -73,41 +78,144 @@ def _quiet_sdk_loggers() -> None:
         logger.propagate = False
 
 
-def _resolve_credential_chain() -> CredentialClient:
+#: Credential-chain provider class -> what a user configures for it (alibabacloud-credentials 1.x names).
+_CREDENTIAL_SOURCES = {
+    "EnvironmentVariableCredentialsProvider": (
+        "environment variables ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+    ),
+    "OIDCRoleArnCredentialsProvider": (
+        "OIDC role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE)"
+    ),
+    "CLIProfileCredentialsProvider": "Alibaba Cloud CLI profile (~/.aliyun/config.json)",
+    "ProfileCredentialsProvider": (
+        "credentials file (~/.alibabacloud/credentials.ini, or ALIBABA_CLOUD_CREDENTIALS_FILE)"
+    ),
+    "EcsRamRoleCredentialsProvider": "ECS instance RAM role (instance metadata service)",
+    "URLCredentialsProvider": "credentials URI (ALIBABA_CLOUD_CREDENTIALS_URI)",
+}
+_NOT_TRIED_BECAUSE = {
+    "OIDCRoleArnCredentialsProvider": "its three variables are not all set",
+    "EcsRamRoleCredentialsProvider": "ALIBABA_CLOUD_ECS_METADATA_DISABLED=true",
+    "URLCredentialsProvider": "ALIBABA_CLOUD_CREDENTIALS_URI is not set",
+}
+
+
+def describe_credential_failure(message: str, target: str) -> str:
+    """A whole, readable account of a failed credential chain: the target, each source tried and why not.
+
+    The SDK's message is one line, ``unable to load credentials from any of the providers in the chain:
+    ['Provider: reason', ...]``; it is parsed, never cut. Any other message is kept whole (first line).
+    """
+    tried: list[tuple[str, str]] = []
+    _, _, listing = message.partition("providers in the chain:")
+    try:
+        entries = ast.literal_eval(listing.strip()) if listing else None
+    except (ValueError, SyntaxError):
+        entries = None
+    if isinstance(entries, list):
+        for entry in entries:
+            provider, _, reason = str(entry).partition(": ")
+            tried.append((provider, reason.splitlines()[0].strip() if reason.strip() else "no credentials"))
+    lines = [f"no Alibaba Cloud credentials found for {target}."]
+    if tried:
+        lines.append("Sources tried, in order:")
+        lines += [f"  - {_CREDENTIAL_SOURCES.get(p, p)}: {reason}" for p, reason in tried]
+        names = {p for p, _ in tried}
+        skipped = [f"{_CREDENTIAL_SOURCES[p]}: {why}" for p, why in _NOT_TRIED_BECAUSE.items() if p not in names]
+        if skipped:
+            lines.append("Not tried:")
+            lines += [f"  - {entry}" for entry in skipped]
+    else:
+        first = message.strip().splitlines()[0] if message.strip() else "the credential chain failed"
+        lines.append(f"The credential chain said: {first}")
+    lines.append(
+        "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure a profile, "
+        "an instance role or OIDC."
+    )
+    return "\n".join(lines)
+
+
+def _resolve_credential_chain(target: str) -> CredentialClient:
     client = CredentialClient()
     problem: str | None = None
     try:
         client.get_credential()
     except CredentialException as exc:
-        problem = str(exc.message).splitlines()[0][:300]
+        problem = describe_credential_failure(str(exc.message), target)
     except Exception as exc:  # noqa: BLE001 - providers may raise anything; only its type is shown
-        problem = type(exc).__name__
+        problem = describe_credential_failure(f"a credential provider raised {type(exc).__name__}", target)
     if problem is not None:
-        raise TargetError(
-            "no Alibaba Cloud credentials found: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, "
-            f"or configure a profile, an instance role or OIDC ({problem})"
-        )
+        raise TargetError(problem)
     return client
 
 
-def _transport_kind(exc: BaseException) -> tuple[str, str]:
-    """Classify a transport failure without ever echoing its text (it may contain the request URL)."""
-    text = f"{type(exc).__name__} {getattr(exc, 'inner_exception', '')!r} {exc!r}".lower()
-    if "timed out" in text or "timeout" in text:
-        return "Timeout", "the call timed out"
-    if "refused" in text:
-        return "ConnectionRefused", "the connection was refused"
-    if "failed to parse the value as json" in text:
-        # The server answered, but not with the API's JSON (an empty 404, an HTML page): retrying
-        # will not help, and "connection dropped" would send the user looking in the wrong place.
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception behind it: the SDK's ``inner_exception``, ``raise from``, urllib3's
+    ``reason`` and exceptions passed as arguments (requests wraps urllib3's error that way)."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending and len(found) < 32:
+        current = pending.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        for attr in ("inner_exception", "reason", "__cause__", "__context__"):
+            nested = getattr(current, attr, None)
+            if isinstance(nested, BaseException):
+                pending.append(nested)
+        pending += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+    return found
+
+
+def _is_kind(chain: Sequence[BaseException], *names: str) -> bool:
+    """Whether any exception in ``chain`` is (a subclass of) a class with one of these names.
+
+    By name, so that urllib3's and requests' classes need no import of their own here."""
+    return any(cls.__name__ in names for exc in chain for cls in type(exc).__mro__)
+
+
+def _transport_kind(exc: BaseException, target: str) -> tuple[str, str, bool]:
+    """Classify a transport failure by exception type, never by its text (it may quote the request URL).
+
+    Returns (code, description naming ``target``, transient?).
+    """
+    chain = _exception_chain(exc)
+    dns = [e for e in chain if isinstance(e, socket.gaierror)]
+    if dns or _is_kind(chain, "NameResolutionError"):
+        # EAI_AGAIN is a resolver that could not answer now; anything else means the name does not exist.
+        temporary = any(e.errno == socket.EAI_AGAIN for e in dns)
+        checked = "the region" if target.startswith("Alibaba Cloud region") else "the host name"
+        why = "the resolver did not answer" if temporary else f"check {checked}, the network and DNS"
+        return "NameResolution", f"the host name of {target} could not be resolved ({why})", temporary
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "ConnectionRefused", f"{target} refused the connection (nothing listens on that port?)", True
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+        return "TLSError", f"the TLS certificate of {target} could not be verified", False
+    if any(isinstance(e, ssl.SSLEOFError) for e in chain):
+        return "TLSError", f"{target} closed the connection during the TLS handshake", True
+    if any(isinstance(e, ssl.SSLError) for e in chain) or _is_kind(chain, "SSLError"):
+        return (
+            "TLSError",
+            f"the TLS handshake with {target} failed (does it speak TLS? a plain-HTTP endpoint needs http://)",
+            False,
+        )
+    if _is_kind(chain, "ConnectTimeout", "ConnectTimeoutError"):
+        return "Timeout", f"connecting to {target} timed out", True
+    if _is_kind(chain, "Timeout", "TimeoutError", "ReadTimeoutError"):
+        return "Timeout", f"{target} did not answer before the read timeout", True
+    if any(isinstance(e, json.JSONDecodeError) for e in chain):
+        # darabonba fails to parse a body that is not JSON (an empty 404, an HTML page): the server
+        # answered, so retrying will not help, and "connection dropped" would mislead.
         return (
             "BadResponse",
-            "the endpoint answered with something that is not the RDS API's JSON (is it an RDS API endpoint?)",
+            f"{target} answered with something that is not the RDS API's JSON (is it an RDS API endpoint?)",
+            False,
         )
-    return "ConnectionDropped", "the connection was dropped before a response arrived"
+    return "ConnectionDropped", f"the connection to {target} was dropped before a response arrived", True
 
 
-def _classify(exc: BaseException, action: str, endpoint: str) -> CloudError:
+def _classify(exc: BaseException, action: str, target: str) -> CloudError:
+    """Our error for an SDK exception; ``target`` names where the call went (for transport failures)."""
     code = getattr(exc, "code", None)
     status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
     request_id = getattr(exc, "request_id", None)
@@ -136,9 +244,9 @@ def _classify(exc: BaseException, action: str, endpoint: str) -> CloudError:
         common = {"code": f"HTTP{status}", "action": action, "status": status, "request_id": request_id}
         cls = TransientCloudError if status >= 500 else PermanentCloudError
         return cls(f"HTTP {status} without an error code", **common)
-    kind, description = _transport_kind(exc)
-    error = PermanentCloudError if kind == "BadResponse" else TransientCloudError
-    return error(f"{description} ({endpoint})", code=kind, action=action)
+    kind, description, transient = _transport_kind(exc, target)
+    error = TransientCloudError if transient else PermanentCloudError
+    return error(description, code=kind, action=action)
 
 
 class SdkCloudClient:
@@ -160,12 +268,11 @@ class SdkCloudClient:
             connect_timeout=int(connect_timeout_seconds * 1000),
             max_idle_conns=64,
         )
-        self._endpoint_label = target.endpoint or "Alibaba Cloud"
         self._credential_client: CredentialClient | None = None
         if target.credentials is None:
             # Resolve the chain now, once, in this thread: a missing credential is a clear user error
             # before any work starts, not one failure per instance from inside worker threads.
-            self._credential_client = _resolve_credential_chain()
+            self._credential_client = _resolve_credential_chain(target.describe())
 
     def _credentials(self) -> dict[str, Any]:
         creds: Credentials | None = self.target.credentials
@@ -178,8 +285,14 @@ class SdkCloudClient:
                 values.update(security_token=creds.security_token, type="sts")
             return values
         if self._credential_client is None:
-            self._credential_client = _resolve_credential_chain()
+            self._credential_client = _resolve_credential_chain(self.target.describe())
         return {"credential": self._credential_client}
+
+    def _target_label(self, region_id: str) -> str:
+        """Where a call for ``region_id`` goes, in the words a transport error uses."""
+        if self.target.endpoint:
+            return f"endpoint {self.target.endpoint}"
+        return f"Alibaba Cloud region {region_id} endpoint"
 
     def _client(self, region_id: str) -> RdsClient:
         key = "emulator" if self.target.endpoint else region_id
@@ -200,7 +313,7 @@ class SdkCloudClient:
         try:
             response = invoke(client)
         except Exception as exc:  # noqa: BLE001 - the SDK and its transports raise many unrelated types
-            failure = _classify(exc, action, self._endpoint_label)
+            failure = _classify(exc, action, self._target_label(region_id))
         if failure is not None:
             raise failure
         body = response.body.to_map() if response.body is not None else {}
@@ -290,7 +403,7 @@ def raw_sdk_client(
     """An unwrapped official SDK client for an emulator at ``host_port`` (plain HTTP).
 
     Tests and benchmarks drive the SDK itself with it. ``host:port`` carries no scheme: with one, the
-    SDK signs a literal ``http://...`` host header (reference §7.4).
+    SDK signs a literal ``http://...`` host header (``compose_url`` in the SDK's source).
     """
     config: dict[str, Any] = {
         "access_key_id": access_key_id,

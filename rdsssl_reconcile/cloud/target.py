@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -182,3 +183,27 @@ def resolve_target(
     if target_file is not None:
         return _load_target_file(target_file)
     return Target(kind="alibaba-cloud", endpoint=None, source="default")
+
+
+def check_target_file(spec_paths: Sequence[Path], *, now: datetime) -> Target | None:
+    """Check offline the ``_target.yaml`` beside the specs as ``plan`` would read it (for ``validate``).
+
+    The same parser as :func:`resolve_target`, so ``validate`` accepts exactly the files ``plan`` accepts;
+    for the embedded emulator the fleet file is loaded too (what ``plan`` does first when it starts the
+    emulator). Nothing is started, written or called. The file is checked even when ``--endpoint`` or
+    ``RDSSSL_ENDPOINT`` would override it today: it is part of the spec directory, and the next ``plan``
+    without them reads it. Returns the target it names, or None when there is no such file.
+
+    Raises:
+        TargetError: the file is unreadable or malformed, located by file and line.
+        FleetError: the embedded emulator's fleet file cannot be loaded.
+    """
+    target_file = _find_target_file(spec_paths)
+    if target_file is None:
+        return None
+    target = _load_target_file(target_file)
+    if target.embedded is not None:
+        from rdsssl_reconcile.emulator.fleet import load_fleet_file
+
+        load_fleet_file(target.embedded.fleet, now=now)
+    return target

@@ -12,10 +12,11 @@ Cloud certificates named in a fleet without PEM (``ssl: {enabled: true, ca_type:
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -100,6 +101,12 @@ class FleetError(UserError):
         super().__init__("\n".join(lines))
 
 
+def did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or nothing: a misspelt fixture key is named fixed."""
+    match = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 def format_path(path: Path_) -> str:
     out = ""
     for part in path:
@@ -135,7 +142,8 @@ class _Reader:
             return None
         for key in value:
             if key not in keys:
-                self.problem((*path, str(key)), f"unknown key; expected one of: {', '.join(keys)}")
+                hint = did_you_mean(str(key), keys)
+                self.problem((*path, str(key)), f"unknown key{hint}; expected one of: {', '.join(keys)}")
         return value
 
     def text(
@@ -167,7 +175,8 @@ class _Reader:
             self.problem((*path, key), "must not be empty")
             return default
         if choices is not None and text not in choices:
-            self.problem((*path, key), f"expected one of {', '.join(repr(c) for c in choices)}, got {text!r}")
+            expected = ", ".join(repr(c) for c in choices)
+            self.problem((*path, key), f"expected one of {expected}, got {text!r}{did_you_mean(text, choices)}")
             return default
         return text
 
@@ -442,7 +451,9 @@ def parse_fleet(
         raise FleetError(source, [f"(top level): expected a mapping with 'instances:', got {type(data).__name__}"])
     unknown = [str(k) for k in data if k != "instances"]
     if unknown:
-        raise FleetError(source, [f"{k}: unknown key; expected 'instances'" for k in unknown])
+        raise FleetError(
+            source, [f"{k}: unknown key{did_you_mean(k, ('instances',))}; expected 'instances'" for k in unknown]
+        )
     return parse_entries(
         data.get("instances") or [], source=source, now=now, base_dir=base_dir, path=("instances",), locate=locate
     )

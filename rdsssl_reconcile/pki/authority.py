@@ -1,6 +1,6 @@
-"""Make CAs and server certificates with `cryptography`, as the seed's openssl commands do.
+"""Make CAs and server certificates with `cryptography`, as the documented openssl commands do.
 
-The seed creates a self-signed CA (``openssl req -new -x509 -nodes``) and a server certificate signed by
+"Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance" creates a self-signed CA (``openssl req -new -x509 -nodes``) and a server certificate signed by
 it, with ``basicConstraints = CA:FALSE``, ``keyUsage = nonRepudiation, digitalSignature,
 keyEncipherment`` and every endpoint as a DNS SAN. This module reproduces that without an openssl
 subprocess, with the clock passed in so tests and the emulator can age certificates.
@@ -116,7 +116,7 @@ def _authority_key_identifier(ca_certificate: x509.Certificate) -> x509.Authorit
 
 @dataclass(frozen=True, slots=True)
 class CertificateAuthority:
-    """A CA that can issue server certificates: the seed's ``server-ca.crt`` / ``server-ca.key``."""
+    """A CA that can issue server certificates: the documented ``server-ca.crt`` / ``server-ca.key``."""
 
     certificate: x509.Certificate
     private_key: PrivateKey
@@ -184,10 +184,10 @@ class CertificateAuthority:
     ) -> IssuedCertificate:
         """A server certificate for ``endpoints``: every endpoint a SAN, the first also the CN.
 
-        Mirrors the seed's SAN variant: ``basicConstraints = CA:FALSE`` and ``keyUsage = nonRepudiation,
+        Mirrors the documented SAN variant: ``basicConstraints = CA:FALSE`` and ``keyUsage = nonRepudiation,
         digitalSignature, keyEncipherment``, plus ``extendedKeyUsage = serverAuth`` which clients that
-        check EKU expect. A CSR is produced first and the certificate built from it, as the seed does,
-        so ``certs issue`` can write the seed's ``server.csr`` too.
+        check EKU expect. A CSR is produced first and the certificate built from it, as the documented
+        procedure does, so ``certs issue`` can write its ``server.csr`` too.
         """
         if not endpoints:
             raise ValueError("a server certificate needs at least one endpoint")

@@ -1,6 +1,7 @@
 """The one validation of certificate material, shared by ``validate``, ``plan`` and ``certs check``.
 
-Everything an operator can get wrong in the seed document's step 1 shows up on RDS only after a
+Everything an operator can get wrong while making a custom certificate ("Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance")
+shows up on RDS only after a
 ~3 minute restart (or as clients that cannot connect): a passphrase on the key, a key from another pair,
 an expired certificate, an endpoint the certificate does not name. This module finds those mistakes
 offline, from PEM text alone, and explains each one in terms of what RDS and its clients will do.
@@ -249,7 +250,7 @@ def _plural(count: int, word: str) -> str:
 
 _WHY_NO_CERT = (
     "RDS takes the server certificate as PEM text (ServerCert): the whole '-----BEGIN CERTIFICATE-----' to "
-    "'-----END CERTIFICATE-----' block of server.crt. Use the signed certificate (seed step 3 output), not the "
+    "'-----END CERTIFICATE-----' block of server.crt. Use the signed certificate (server.crt, the output of signing the CSR with the CA), not the "
     "CSR, the key or the CA."
 )
 _WHY_NO_KEY = (
@@ -257,7 +258,8 @@ _WHY_NO_KEY = (
     "'BEGIN PRIVATE KEY' block of server.key, written together with server.csr."
 )
 _WHY_ENCRYPTED = (
-    "RDS cannot enable SSL with a passphrase-protected key (the seed: 'Password-encrypted private keys prevent "
+    'RDS cannot enable SSL with a passphrase-protected key ("Configure a custom certificate for an ApsaraDB RDS '
+    "for PostgreSQL instance\": 'Password-encrypted private keys prevent "
     "SSL encryption from being enabled'). Remove the passphrase: `openssl pkey -in server.key -out "
     "server-nopass.key` (it asks for the passphrase once and writes an unencrypted PKCS#8 key), keep the new "
     "file mode 0600, and use it instead; or issue a new pair with `rdsssl-reconcile certs issue`."
@@ -298,7 +300,8 @@ _WHY_LEAF_CA = (
 _WHY_KEY_USAGE = (
     "TLS clients enforce keyUsage and extendedKeyUsage: the server key must be allowed to sign (every TLS 1.3 "
     "and ECDHE handshake) and, for RSA, to encipher keys (RSA key exchange in older clients); an "
-    "extendedKeyUsage without serverAuth forbids TLS server use. The seed's v3_req uses 'keyUsage = "
+    'extendedKeyUsage without serverAuth forbids TLS server use. The v3_req section of "Configure a custom '
+    "certificate for an ApsaraDB RDS for PostgreSQL instance\" uses 'keyUsage = "
     "nonRepudiation, digitalSignature, keyEncipherment'."
 )
 _WHY_KEY_STRENGTH = (
@@ -317,7 +320,8 @@ _WHY_WEAK_HASH = (
 _WHY_COVERAGE = (
     "Clients with sslmode=verify-full (libpq, JDBC, most drivers) compare the host they connect to with the "
     "certificate's DNS SANs, or with its CN only when it has no DNS SAN, and refuse the connection when none "
-    "matches. Put every endpoint in the certificate as a DNS SAN (the seed's [alt_names], or `certs issue "
+    "matches. Put every endpoint in the certificate as a DNS SAN (the [alt_names] section of the "
+    "custom-certificate procedure, or `certs issue "
     "--endpoint A --endpoint B`)."
 )
 _WHY_INSTANCE_ENDPOINTS = (
@@ -347,7 +351,7 @@ def _find_certificates(pem: bytes | str, *, what: str) -> tuple[tuple[x509.Certi
         hint = ""
         labels = {b.label for b in blocks}
         if labels & {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}:
-            hint = " (a CSR must be signed by the CA first: seed step 3)"
+            hint = " (a CSR must be signed by the CA first, as in the custom-certificate procedure)"
         elif labels & PRIVATE_KEY_LABELS:
             hint = " (is this the key file? the certificate and key may be swapped)"
         return (), _failed(
@@ -582,7 +586,7 @@ def _path_length_limit(cert: x509.Certificate) -> int | None:
 def _signature_path(
     leaf: x509.Certificate, chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: datetime
 ) -> str | None:
-    """The checks OpenSSL (hence libpq) makes, for certificates the strict verifier refuses (seed's v1 leaf).
+    """The checks OpenSSL (hence libpq) makes, for certificates the strict verifier refuses (the documented single-endpoint v1 leaf).
 
     Walks leaf -> issuer by subject name and signature through the chain and the CA file until a *root*
     of the CA file is reached: libpq does not enable OpenSSL's partial-chain mode, so an intermediate in

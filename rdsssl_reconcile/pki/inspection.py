@@ -51,7 +51,7 @@ class BlockKind(Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CsrSummary:
-    """A certificate signing request (the seed's ``server.csr``): the identity it asks for."""
+    """A certificate signing request (the custom-certificate procedure's ``server.csr``): the identity it asks for."""
 
     subject: str
     common_name: str | None

@@ -1,6 +1,7 @@
 """Find and parse PEM material the way operators really hand it to us.
 
-The seed document's commands (`openssl req ... -text`, `openssl x509 ... -text`) write a human-readable
+The openssl commands of "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance"
+(`openssl req ... -text`, `openssl x509 ... -text`) write a human-readable
 dump *before* the PEM block, editors add CRLF line endings, and consoles strip or add trailing newlines.
 RDS only wants the PEM blocks, so everything here first finds the blocks, then parses their DER. Two
 certificates that differ only in that text therefore parse to the same DER, and nothing downstream can
@@ -83,8 +84,8 @@ class PemBlock:
 
 
 def _as_text(data: bytes | str) -> str:
-    """Decode file bytes; UTF-16 with a BOM is what Windows Notepad's "Unicode" saves (the seed tells
-    Windows users to use "a text editor"), and read as UTF-8 it would hide every PEM block."""
+    """Decode file bytes; UTF-16 with a BOM is what Windows Notepad's "Unicode" saves (the
+    custom-certificate procedure tells Windows users to use "a text editor"), and read as UTF-8 it would hide every PEM block."""
     if isinstance(data, bytes):
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             return data.decode("utf-16", errors="replace")
@@ -173,7 +174,8 @@ def load_private_key(data: bytes | str, *, what: str = "private key", validate: 
     """Parse the first private key block in ``data``.
 
     Raises:
-        EncryptedKeyError: the key is passphrase-protected; RDS cannot use it (the seed: "Password-encrypted
+        EncryptedKeyError: the key is passphrase-protected; RDS cannot use it (the custom-certificate
+            procedure: "Password-encrypted
             private keys prevent SSL encryption from being enabled").
         PemError: there is no key block or it does not parse.
     """

@@ -1,4 +1,7 @@
-"""Can this instance carry SSL at all, and can it be changed right now? (reference §4)
+"""Can this instance carry SSL at all, and can it be changed right now?
+
+The prerequisites are those of "Configure SSL encryption for an ApsaraDB RDS for PostgreSQL instance"
+and "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance".
 
 Two questions with different consequences. :func:`can_carry_ssl` (engine, version, disks, billing, instance
 role) is permanent: the reader does not even ask such an instance for its SSL state.

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from tests.cli.conftest import TWO_ENDPOINTS, IssuedFiles, Ran, run_cli
 from tests.support import seed_openssl as seed
@@ -273,7 +274,8 @@ def test_ca_create_never_overwrites_without_force(tmp_path: Path) -> None:
     assert "refusing to overwrite" in again.err
     assert "server-ca.key" in again.err
     assert "server-ca.crt" in again.err
-    assert "--force" in again.err
+    assert "(replace with --force, or write elsewhere)" in again.err
+    assert "--force-export" not in again.err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     forced = run_cli("certs", "ca", "create", "--cn", "second", "--out", tmp_path, "--key-type", "ec-p256", "--force")
     assert forced.code == 0, forced.output
@@ -556,3 +558,10 @@ def test_trusted_certificate_ca_file_is_read(made_by_cli: IssuedFiles, tmp_path:
     )  # fmt: skip
     assert result.code == 0, result.out
     assert re.search(r"pass\s+chain\s+verifies to", result.out)
+
+
+def test_ca_create_defaults_to_the_documented_ca_name(tmp_path: Path) -> None:
+    # "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance": -subj "/CN=root-server-ca".
+    assert run_cli("certs", "ca", "create", "--out", tmp_path, "--key-type", "ec-p256").code == 0
+    ca = x509.load_pem_x509_certificate((tmp_path / "server-ca.crt").read_bytes())
+    assert ca.subject.rfc4514_string() == "CN=root-server-ca"

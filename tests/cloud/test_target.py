@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from rdsssl_reconcile.cloud.target import resolve_target
+from rdsssl_reconcile.cloud.target import check_target_file, resolve_target
+from rdsssl_reconcile.emulator.fleet import FleetError
 from rdsssl_reconcile.errors import TargetError
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def write_target(directory: Path, text: str) -> Path:
@@ -73,6 +77,10 @@ def test_bad_target_file_is_a_located_error(tmp_path: Path, text: str, expected:
     with pytest.raises(TargetError) as info:
         resolve_target(endpoint_option=None, spec_paths=[tmp_path], environ={})
     assert str(info.value).startswith(f"{path}{expected}"), str(info.value)
+    # validate's offline check refuses it in the same words, even with RDSSSL_ENDPOINT set for today.
+    with pytest.raises(TargetError) as checked:
+        check_target_file([tmp_path], now=NOW)
+    assert str(checked.value) == str(info.value)
 
 
 def test_unreadable_target_file_and_odd_values_are_located_errors(tmp_path: Path) -> None:
@@ -87,3 +95,21 @@ def test_unreadable_target_file_and_odd_values_are_located_errors(tmp_path: Path
         resolve_target(endpoint_option="http://[::1", spec_paths=[tmp_path], environ={})
     with pytest.raises(TargetError, match="expected an http"):
         resolve_target(endpoint_option="http://127.0.0.1:port", spec_paths=[tmp_path], environ={})
+
+
+def test_the_offline_check_loads_the_embedded_fleet_as_plan_would(tmp_path: Path) -> None:
+    write_target(tmp_path, "target: embedded-emulator\nemulator: {fleet: fleet.yaml}\n")
+    with pytest.raises(FleetError, match="cannot read the file: No such file or directory"):
+        check_target_file([tmp_path], now=NOW)
+    (tmp_path / "fleet.yaml").write_text("instances:\n  - id: pgm-a\n    regoin: cn-hangzhou\n")
+    with pytest.raises(FleetError, match=r"line 3: instances\[0\]\.regoin: unknown key \(did you mean 'region'\?\)"):
+        check_target_file([tmp_path], now=NOW)
+    (tmp_path / "fleet.yaml").write_text("instances:\n  - id: pgm-a\n    region: cn-hangzhou\n")
+    target = check_target_file([tmp_path / "a.yaml"], now=NOW)
+    assert target is not None
+    assert target.kind == "embedded-emulator"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_target.yaml", "fleet.yaml"]  # nothing written
+
+
+def test_no_target_file_is_nothing_to_check(tmp_path: Path) -> None:
+    assert check_target_file([tmp_path], now=NOW) is None

@@ -224,3 +224,29 @@ def test_admin_answers_bad_values_with_400(target, payload):
         ]
         == app.initial_settings.restart_seconds
     )
+
+
+def test_misspelt_keys_and_values_get_a_did_you_mean() -> None:
+    fleet = {
+        "instance": [],
+        "instances": [
+            {"id": "pgm-a", "region": "cn", "engine_verison": "14", "ssl": {"enabled": True, "ca_tpye": "aliyun"}},
+            {"id": "pgm-b", "region": "cn", "storage_type": "cloud_esd"},
+        ],
+    }
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(fleet, source="fleet.yaml", now=NOW)
+    assert "instance: unknown key (did you mean 'instances'?); expected 'instances'" in str(caught.value)
+    fleet.pop("instance")
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(fleet, source="fleet.yaml", now=NOW)
+    text = str(caught.value)
+    assert "instances[0].engine_verison: unknown key (did you mean 'engine_version'?); expected one of:" in text
+    assert "instances[0].ssl.ca_tpye: unknown key (did you mean 'ca_type'?)" in text
+    assert "got 'cloud_esd' (did you mean 'cloud_essd'?)" in text
+
+
+def test_a_key_like_nothing_gets_no_guess() -> None:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet({"instances": [{"id": "pgm-a", "region": "cn", "zzzzzz": 1}]}, source="f", now=NOW)
+    assert "zzzzzz: unknown key; expected one of:" in str(caught.value)
