@@ -75,7 +75,12 @@ def validate(paths: tuple[Path, ...], now: str | None, output_format: str) -> No
 
     Makes no cloud call (and does not load the cloud SDK). Exit 0 when valid, 1 otherwise.
     """
-    spec_set = load_specs(_spec_paths(paths), now=resolve_now(now))
+    from rdsssl_reconcile.cloud.target import check_target_file
+
+    moment = resolve_now(now)
+    spec_set = load_specs(_spec_paths(paths), now=moment)
+    # The same _target.yaml check plan makes, offline: validate must not accept what plan refuses.
+    check_target_file(_spec_paths(paths), now=moment)
     if output_format == "json":
         click.echo(json.dumps(_validate_json(spec_set), indent=2))
         return

@@ -1,10 +1,7 @@
 """``validate`` refuses a ``_target.yaml`` that ``plan`` would refuse, in the same words (issue 10).
 
 The check itself is :func:`rdsssl_reconcile.cloud.target.check_target_file` (tested in
-tests/cloud/test_target.py); this drives the command. Calling it from ``validate`` is one line in
-cli/plan_cmd.py, which another helper owns while issue 10 is worked on: until that line is merged the
-tests below are expected to fail (strict xfail, so they turn red, not silently green, once it lands:
-then remove the marker).
+tests/cloud/test_target.py); this drives the command.
 """
 
 from __future__ import annotations
@@ -22,12 +19,7 @@ instances:
     ssl: {enabled: false}
 """
 
-pending_hook = pytest.mark.xfail(
-    strict=True, reason="validate does not call check_target_file yet (a line in cli/plan_cmd.py)"
-)
 
-
-@pending_hook
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
