@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from rdsssl_reconcile.cli.machine_errors import document_on_error
 from rdsssl_reconcile.cli.options import (
     endpoint_option,
     now_option,
@@ -77,10 +78,11 @@ def validate(paths: tuple[Path, ...], now: str | None, output_format: str) -> No
     """
     from rdsssl_reconcile.cloud.target import check_target_file
 
-    moment = resolve_now(now)
-    spec_set = load_specs(_spec_paths(paths), now=moment)
-    # The same _target.yaml check plan makes, offline: validate must not accept what plan refuses.
-    check_target_file(_spec_paths(paths), now=moment)
+    with document_on_error(output_format, command="validate"):
+        moment = resolve_now(now)
+        spec_set = load_specs(_spec_paths(paths), now=moment)
+        # The same _target.yaml check plan makes, offline: validate must not accept what plan refuses.
+        check_target_file(_spec_paths(paths), now=moment)
     if output_format == "json":
         click.echo(json.dumps(_validate_json(spec_set), indent=2))
         return
@@ -161,9 +163,12 @@ def plan(
     from rdsssl_reconcile.planning.outcome import Verdict, assess, declared_ssl, plan_exit_code
 
     spec_paths = _spec_paths(paths)
-    if out is not None:
-        check_writable_out(out)  # before any cloud call: a plan that cannot be saved is not worth reading
-    result = build_plan(spec_paths, endpoint=endpoint, parallelism=parallelism, timeout=timeout, now=resolve_now(now))
+    with document_on_error(output_format, command="plan"):
+        if out is not None:
+            check_writable_out(out)  # before any cloud call: a plan that cannot be saved is not worth reading
+        result = build_plan(
+            spec_paths, endpoint=endpoint, parallelism=parallelism, timeout=timeout, now=resolve_now(now)
+        )
     declared = declared_ssl(result.spec_set.instances)
     if output_format == "markdown":
         _echo_markdown(result.plan, declared, max_bytes=max_bytes, out=out)

@@ -48,6 +48,11 @@ def _text(text: str | None) -> str:
     return html.escape(" ".join(visible(text or "").split()), quote=False)
 
 
+def markdown_inline(text: str | None) -> str:
+    """Untrusted text for one line of Markdown (the error document uses it too)."""
+    return _text(text)
+
+
 def _short(text: str | None) -> str:
     """:func:`_text`, cut to :data:`CELL_CHARS` visible characters (before escaping, so no entity is split)."""
     shown = " ".join(visible(text or "").split())
