@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from rdsssl_reconcile import __version__
+from rdsssl_reconcile.cli.color import attach_color_options, color_from_environment
 from rdsssl_reconcile.errors import CloudError, UserError
 from rdsssl_reconcile.textsafe import visible, visible_lines
 
@@ -67,7 +68,7 @@ class LazyGroup(click.Group):
         module_name, attribute = _COMMANDS[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
-        return command
+        return attach_color_options(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -78,12 +79,15 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="rdsssl-reconcile")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Manage SSL on ApsaraDB RDS for PostgreSQL the way Terraform manages infrastructure.
 
     Declare SSL in YAML specs, review a restart-aware plan, apply it safely and prove it landed.
     Run `rdsssl-reconcile plan` in a directory with a specs/ folder to start.
     """
+    # NO_COLOR / FORCE_COLOR for every command; a command's --color / --no-color overrides (cli/color.py).
+    ctx.color = color_from_environment(os.environ)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -421,7 +421,10 @@ def apply(
     # From the first cloud call on, every stderr line goes through the reporter (retries and lock waits
     # included), so --progress json is JSON on every line; the live table itself starts after the prompt.
     reporter = open_reporter(
-        choose_mode(progress, terminal=sys.stderr.isatty()), clock=clock, interval=heartbeat_interval
+        choose_mode(progress, terminal=sys.stderr.isatty()),
+        clock=clock,
+        interval=heartbeat_interval,
+        color=click.get_current_context().color,
     )
     if reading_from is not None:
         reporter.message(reading_from)  # through the reporter: a JSON line under --progress json
