@@ -36,7 +36,7 @@ from rdsssl_reconcile.cli.options import (
     paths_argument,
     timeout_option,
 )
-from rdsssl_reconcile.cli.runner import plan_specs, render_plan, session
+from rdsssl_reconcile.cli.runner import check_declared, plan_specs, render_plan, session, targeted
 from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
@@ -63,15 +63,6 @@ from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
 from rdsssl_reconcile.textsafe import listing, visible
-
-
-def _check_declared(option: str, ids: tuple[str, ...], by_id: dict[str, Any]) -> None:
-    unknown = sorted(set(ids) - set(by_id))
-    if unknown:
-        raise UserError(
-            f"{option} {', '.join(unknown)}: not declared in the specs (declared: {', '.join(sorted(by_id))})"
-        )
-
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -444,8 +435,8 @@ def apply(
             _check_same_target(saved, connection.target.to_json())
         by_id = spec_set.by_id()
         # A typo in an instance id is a user mistake: refused before the first cloud call.
-        _check_declared("--target", targets, by_id)
-        _check_declared("--allow-restart", allow_restart, by_id)
+        check_declared("--target", targets, by_id)
+        check_declared("--allow-restart", allow_restart, by_id)
         # Before planning: a run that waited for another one plans from what that one left.
         held.enter_context(
             InstanceLocks(
@@ -457,7 +448,10 @@ def apply(
             )
         )
         if saved is None:
-            plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now())
+            # --target filters everything shown and done: the other instances are not even read.
+            plan = plan_specs(
+                targeted(spec_set, targets), connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now()
+            )
         else:
             plan, applied = _replan_saved(
                 saved,

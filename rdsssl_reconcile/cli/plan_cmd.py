@@ -144,6 +144,13 @@ def _validate_json(spec_set: SpecSet) -> dict[str, Any]:
     help="--format markdown: the comment's size budget (default: a GitHub comment). Over it, per-instance "
     "details and then table rows are left out, never the banners or the summary.",
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ID",
+    help="Plan only this instance (repeatable): nothing else is read or shown. Not with --out.",
+)
 @parallelism_option
 @timeout_option
 @now_option
@@ -154,6 +161,7 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     max_bytes: int,
+    targets: tuple[str, ...],
     parallelism: int,
     timeout: float,
     now: str | None,
@@ -164,10 +172,20 @@ def plan(
 
     spec_paths = _spec_paths(paths)
     with document_on_error(output_format, command="plan"):
+        if targets and out is not None:
+            raise UserError(
+                "--target cannot be combined with --out: a saved plan covers every declared instance "
+                "(apply a subset of it with 'apply PLANFILE --target ID')"
+            )
         if out is not None:
             check_writable_out(out)  # before any cloud call: a plan that cannot be saved is not worth reading
         result = build_plan(
-            spec_paths, endpoint=endpoint, parallelism=parallelism, timeout=timeout, now=resolve_now(now)
+            spec_paths,
+            endpoint=endpoint,
+            parallelism=parallelism,
+            timeout=timeout,
+            now=resolve_now(now),
+            targets=targets,
         )
     declared = declared_ssl(result.spec_set.instances)
     if output_format == "markdown":

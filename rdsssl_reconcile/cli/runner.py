@@ -8,9 +8,9 @@ emulator must keep running for as long as it does).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import click
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.cloud.session import Connection, connect
 from rdsssl_reconcile.cloud.target import resolve_target
-from rdsssl_reconcile.errors import TransientCloudError
+from rdsssl_reconcile.errors import TransientCloudError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_fleet
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import Plan, plan_to_json
@@ -65,6 +65,26 @@ def session(
         yield spec_set, connection
 
 
+def check_declared(option: str, ids: Iterable[str], declared: Iterable[str]) -> None:
+    """A typo in an instance id is a user mistake: refused before the first cloud call."""
+    known = set(declared)
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise UserError(
+            f"{option} {', '.join(map(visible, unknown))}: not declared in the specs "
+            f"(declared: {', '.join(map(visible, sorted(known)))})"
+        )
+
+
+def targeted(spec_set: SpecSet, targets: Iterable[str]) -> SpecSet:
+    """Only the instances ``--target`` names (all of them without it): nothing else is read, shown or done."""
+    wanted = set(targets)
+    if not wanted:
+        return spec_set
+    check_declared("--target", wanted, (i.id for i in spec_set.instances))
+    return replace(spec_set, instances=tuple(i for i in spec_set.instances if i.id in wanted))
+
+
 def plan_specs(
     spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
 ) -> Plan:
@@ -83,9 +103,16 @@ def plan_specs(
 
 
 def build_plan(
-    spec_paths: list[Path], *, endpoint: str | None, parallelism: int, timeout: float, now: datetime
+    spec_paths: list[Path],
+    *,
+    endpoint: str | None,
+    parallelism: int,
+    timeout: float,
+    now: datetime,
+    targets: Iterable[str] = (),
 ) -> PlanResult:
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=now) as (spec_set, connection):
+        spec_set = targeted(spec_set, targets)
         plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now)
         return PlanResult(spec_set=spec_set, plan=plan, connection=connection)
 
