@@ -360,6 +360,15 @@ def test_max_restarts_bounds_concurrent_restarts(cli: Cli, spec_dir: Path, monke
     assert 5 * restart <= span < 8 * restart
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """Give the child the default SIGINT disposition, whatever the test runner inherited.
+
+    A job started in the background by a non-interactive shell runs with SIGINT ignored, and a Python
+    started that way keeps ignoring it: the Ctrl-C these tests send would never arrive.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_stops_new_changes_and_reports_in_flight(emulator: RunningEmulator, tmp_path: Path) -> None:
     ids = ["pgm-i1", "pgm-i2", "pgm-i3"]
     emulator.admin.settings(restart_seconds=2.0)
@@ -379,6 +388,7 @@ def test_sigint_stops_new_changes_and_reports_in_flight(emulator: RunningEmulato
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     deadline = time.monotonic() + 30
     while not emulator.admin.modifications() and time.monotonic() < deadline:
@@ -426,6 +436,7 @@ def test_second_sigint_reports_the_in_flight_change_unknown(emulator: RunningEmu
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     deadline = time.monotonic() + 30
     while not emulator.admin.modifications() and time.monotonic() < deadline:
