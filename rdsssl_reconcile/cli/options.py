@@ -12,6 +12,7 @@ import click
 
 from rdsssl_reconcile.clock import EARLIEST_NOW, LATEST_NOW, SystemClock, parse_instant
 from rdsssl_reconcile.errors import UserError
+from rdsssl_reconcile.render.markdown import DEFAULT_MAX_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,3 +123,14 @@ def clock_from(text: str | None, *, allow_empty: bool = True) -> SystemClock:
             f"(certificates issued then must start after 1950 and end before the year 9999), got {shown}"
         )
     return SystemClock(start=start)
+
+
+max_bytes_option = click.option(
+    "--max-bytes",
+    type=click.IntRange(1024, 100_000_000),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    metavar="N",
+    help="--format markdown: the comment's size budget (default: a GitHub comment). Over it, per-instance "
+    "details and then table rows are left out, never the banners or the summary.",
+)

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import click
 from rdsssl_reconcile.cli.machine_errors import document_on_error
 from rdsssl_reconcile.cli.options import (
     endpoint_option,
+    max_bytes_option,
     now_option,
     parallelism_option,
     paths_argument,
@@ -22,7 +24,6 @@ from rdsssl_reconcile.cli.options import (
 )
 from rdsssl_reconcile.errors import UserError
 from rdsssl_reconcile.planning.model import Plan
-from rdsssl_reconcile.render.markdown import DEFAULT_MAX_BYTES
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.textsafe import listing, visible
 
@@ -135,15 +136,7 @@ def _validate_json(spec_set: SpecSet) -> dict[str, Any]:
     help="Exit 0 only when every instance is in sync; 2 when changes are pending or an instance cannot be "
     "planned now; 1 when an instance does not exist, cannot be read or can never satisfy its spec.",
 )
-@click.option(
-    "--max-bytes",
-    type=click.IntRange(1024, 100_000_000),
-    default=DEFAULT_MAX_BYTES,
-    show_default=True,
-    metavar="N",
-    help="--format markdown: the comment's size budget (default: a GitHub comment). Over it, per-instance "
-    "details and then table rows are left out, never the banners or the summary.",
-)
+@max_bytes_option
 @click.option(
     "--target",
     "targets",
@@ -189,7 +182,7 @@ def plan(
         )
     declared = declared_ssl(result.spec_set.instances)
     if output_format == "markdown":
-        _echo_markdown(result.plan, declared, max_bytes=max_bytes, out=out)
+        echo_markdown(result.plan, declared, max_bytes=max_bytes, out=out)
     else:
         echo_plan(result.plan, output_format)
     if out is not None:
@@ -214,7 +207,11 @@ def plan(
     return plan_exit_code(assessments, detailed=detailed_exitcode)
 
 
-def _echo_markdown(plan: Plan, declared: dict[str, bool], *, max_bytes: int, out: Path | None) -> None:
+def echo_markdown(plan: Plan, declared: Mapping[str, bool], *, max_bytes: int, out: Path | None) -> None:
+    """The PR comment within its budget; ``out``, the saved plan file the comment points to for the rest.
+
+    ``plan --format markdown`` and ``show --format markdown`` both print through here.
+    """
     from rdsssl_reconcile.render.markdown import render_markdown
 
     full_plan = None

@@ -15,10 +15,11 @@ from pathlib import Path
 import click
 
 from rdsssl_reconcile import __version__
+from rdsssl_reconcile.cli.options import max_bytes_option
+from rdsssl_reconcile.cli.plan_cmd import echo_markdown
 from rdsssl_reconcile.planfile import plan_from_document, read_plan
 from rdsssl_reconcile.planning.model import plan_to_json
 from rdsssl_reconcile.planning.outcome import declared_ssl_of_saved
-from rdsssl_reconcile.render.markdown import render_markdown
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.textsafe import visible
 
@@ -33,7 +34,8 @@ from rdsssl_reconcile.textsafe import visible
     show_default=True,
     help="text as 'plan' prints it; json as 'plan --format json' (docs/plan-format.md); markdown for a PR comment.",
 )
-def show(plan_file: Path, output_format: str) -> int:
+@max_bytes_option
+def show(plan_file: Path, output_format: str, max_bytes: int) -> int:
     """Show a plan saved with 'plan --out', exactly as saved (offline: no cloud call).
 
     Use it to review the artifact that 'apply PLANFILE' will carry out. A file that is not exactly what
@@ -42,14 +44,14 @@ def show(plan_file: Path, output_format: str) -> int:
     where = visible(str(plan_file))
     document = read_plan(plan_file)
     plan = plan_from_document(document, where)
-    if output_format == "json":
-        text = json.dumps(plan_to_json(plan, tool_version=document["tool_version"]), indent=2) + "\n"
-    elif output_format == "markdown":
+    if output_format == "markdown":
         # The verdicts need what each spec declares; a saved plan carries it in its desired section.
-        text = render_markdown(plan, declared=declared_ssl_of_saved(document.get("desired") or {}))
+        # Within the comment's budget, pointing at this file for what is left out, as plan --out does.
+        echo_markdown(plan, declared_ssl_of_saved(document.get("desired") or {}), max_bytes=max_bytes, out=plan_file)
+    elif output_format == "json":
+        click.echo(json.dumps(plan_to_json(plan, tool_version=document["tool_version"]), indent=2))
     else:
-        text = render_text(plan)
-    click.echo(text, nl=False)
+        click.echo(render_text(plan), nl=False)
     if document["tool_version"] != __version__:
         click.echo(
             f"note: {where} was saved by rdsssl-reconcile {visible(document['tool_version'])}; "

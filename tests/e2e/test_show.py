@@ -235,3 +235,15 @@ def test_show_refuses_a_malformed_or_edited_file_with_a_located_error(cli: Cli, 
     assert (result.code, result.out) == (1, "")
     assert result.err == f"Error: {broken}: line 1, column 10: not valid JSON (Expecting value)\n"
     assert "Traceback" not in result.err
+
+
+def test_show_markdown_keeps_the_comment_budget_and_points_at_the_file(cli: Cli, repo: Path, elsewhere: Path) -> None:
+    plan_file = repo / "reviewed.plan"
+    assert cli("plan", "--out", plan_file.name, cwd=repo).code == 0
+    full = cli("show", str(plan_file), "--format", "markdown", cwd=elsewhere).out
+    assert "<details>" in full
+    cut = cli("show", str(plan_file), "--format", "markdown", "--max-bytes", "1024", cwd=elsewhere)
+    assert cut.code == 0, cut.text
+    assert "<details>" not in cut.out  # details go first
+    assert f"`rdsssl-reconcile show {plan_file}`" in cut.out  # and the comment says where the rest is
+    assert cut.out.startswith("### rdsssl-reconcile plan\n\n> [!WARNING]\n")  # never the banners
