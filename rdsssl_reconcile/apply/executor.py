@@ -71,6 +71,12 @@ SslParameters = tuple[tuple[str, ParameterValue], ...]
 RUN_PLAN_AGAIN = "Run 'plan' again in a few minutes to see where it ended"
 
 
+#: Transport failures that happen before any byte of the request leaves: the modify was certainly not
+#: received (a refused TCP connection, a host name that does not resolve). Everything else that is not
+#: a refusal from the API (a timeout, a dropped connection, a 5xx) may hide an accepted request.
+NOT_SENT_CODES = frozenset({"ConnectionRefused", "NameResolution"})
+
+
 class Outcome(Enum):
     APPLIED = "applied"
     ALREADY_IN_SYNC = "already_in_sync"
@@ -439,6 +445,14 @@ class Executor:
                     self._audit_call(item, f"busy:{exc.code}", started, issued, request_id=exc.request_id)
                     waited = f"busy:{exc.code}"
                     self._wait_until_idle(item, desired, deadline)
+                    self._pause(next_delay(), deadline)
+                    continue
+                if exc.code in NOT_SENT_CODES:
+                    # No connection was made, so the request cannot land: a proven refusal, like
+                    # throttling, and the next attempt re-plans first like every other.
+                    self._audit_call(item, f"not_sent:{exc.code}", started, issued, request_id=exc.request_id)
+                    waited = f"not_sent:{exc.code}"
+                    self.reporter.phase(item.id, "waiting", f"not sent ({exc.code}); retrying")
                     self._pause(next_delay(), deadline)
                     continue
                 if is_throttling(exc):

@@ -19,6 +19,7 @@ from rdsssl_reconcile.clock import Clock, SystemClock
 from rdsssl_reconcile.cloud.session import Connection, connect
 from rdsssl_reconcile.cloud.target import resolve_target
 from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
+from rdsssl_reconcile.errors import TransientCloudError
 from rdsssl_reconcile.spec.loader import load_specs
 
 
@@ -254,3 +255,40 @@ def test_a_change_made_by_another_run_meanwhile_is_reported_already_in_sync(
     assert len(attempts) == 1
     assert [m["request_id"] for m in emulator.admin.modifications()] == other
     assert [r["outcome"] for r in audit.records] == ["sending", "busy:IncorrectDBSslStatus", "already_in_sync"]
+
+
+def test_a_refused_connection_is_retried_after_a_re_plan_not_watched_as_maybe_accepted(
+    emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refused TCP connection never carried the request: it is retried (once the instance was re-read
+    # and re-planned), not watched for up to the instance timeout as a change that might still land.
+    audit = RecordingAudit()
+    refused: list[str] = []
+
+    def refuse_once(executor: Executor, parameters: Any) -> None:
+        if not refused:
+            refused.append("x")
+            raise TransientCloudError(
+                "the connection was refused", code="ConnectionRefused", action="ModifyDBInstanceSSL"
+            )
+
+    result, attempts = run_apply(
+        emulator,
+        tmp_path,
+        monkeypatch,
+        policy="{restart: allowed}",
+        clock=SystemClock(),
+        audit=audit,
+        backoff=Backoff(initial=0.05, factor=1.0, maximum=0.05),
+        on_modify=refuse_once,
+    )
+    assert result.outcome is Outcome.APPLIED, result
+    assert len(attempts) == 2
+    assert len(emulator.admin.modifications()) == 1
+    assert [r["outcome"] for r in audit.records] == [
+        "sending",
+        "not_sent:ConnectionRefused",
+        "sending",
+        "accepted",
+        "applied",
+    ]
