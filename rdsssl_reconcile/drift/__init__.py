@@ -1,0 +1,1 @@
+"""Drift reports: read-only comparison of live SSL with what was declared and last applied."""
