@@ -40,6 +40,9 @@ from rdsssl_reconcile.live.model import ReadError
 from rdsssl_reconcile.planning.compare import differences, path_label, render_value
 from rdsssl_reconcile.planning.model import (
     PLAN_FORMAT_VERSION,
+    Action,
+    Deferral,
+    DeferralReason,
     FieldChange,
     InstancePlan,
     Plan,
@@ -477,6 +480,7 @@ def plan_from_document(document: Mapping[str, Any], where: str) -> Plan:
         generated_at=generated_at(dict(document)),
         spec_paths=tuple(document["spec_paths"]),
         spec_warnings=tuple(document["spec_warnings"]),
+        allow_restart=tuple(document["allow_restart"]),
     )
     in_file = {k: v for k, v in document.items() if k not in SAVED_ONLY_KEYS}
     again = plan_to_json(plan, tool_version=document["tool_version"])
@@ -497,6 +501,28 @@ def plan_from_document(document: Mapping[str, Any], where: str) -> Plan:
             )
         )
     return plan
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, GENERATED_AT_FORMAT).replace(tzinfo=UTC)
+
+
+def deferral_from_json(value: Mapping[str, Any] | None) -> Deferral | None:
+    """A plan's ``deferral`` object (schema-checked) as the model's :class:`Deferral`."""
+    if value is None:
+        return None
+    return Deferral(
+        reason=DeferralReason(value["reason"]),
+        policy=value["policy"],
+        estimated_seconds=value["estimated_seconds"],
+        window=value["window"],
+        closes_at=_time(value["closes_at"]),
+        next_opening=_time(value["next_opening"]),
+    )
+
+
+def action_from_json(value: str | None) -> Action | None:
+    return None if value is None else Action(value)
 
 
 def _instance(item: Mapping[str, Any]) -> InstancePlan:
@@ -547,4 +573,6 @@ def _instance(item: Mapping[str, Any]) -> InstancePlan:
             action=error["action"], code=error["code"], message=error["message"], request_id=error["request_id"]
         ),
         live=item["live"],
+        action=action_from_json(item["action"]),
+        deferral=deferral_from_json(item["deferral"]),
     )

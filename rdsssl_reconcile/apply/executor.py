@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rdsssl_reconcile.apply.audit import AuditLog
-from rdsssl_reconcile.apply.policy import decide
+from rdsssl_reconcile.planning.policy import decide
 from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, WaitOutcome, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
 from rdsssl_reconcile.cloud.port import BUSY_CODES, CloudClient

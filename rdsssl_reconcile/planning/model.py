@@ -20,6 +20,69 @@ from rdsssl_reconcile.planning.rules import Restart, rule
 PLAN_FORMAT_VERSION = "1.0"
 
 
+class Action(Enum):
+    """What apply does with an instance's planned change: run it now, or leave it for later (policy)."""
+
+    NOW = "now"
+    DEFERRED = "deferred"
+
+
+class DeferralReason(Enum):
+    """Why a restart is deferred: policy ``never`` without ``--allow-restart``, or the window."""
+
+    POLICY_NEVER = "policy_never"
+    WINDOW_CLOSED = "window_closed"
+    WINDOW_TOO_SHORT = "window_too_short"
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    """A time as plans write it (``2026-11-28T02:00:00Z``), None for None."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """Why a planned restart does not run now, as typed facts (renderers make the sentence).
+
+    ``window`` is the window as written (``sat 02:00-04:00``); ``closes_at`` is set when the window is
+    open but closes before a restart of ``estimated_seconds`` would end; ``next_opening`` when a window
+    will open again.
+    """
+
+    reason: DeferralReason
+    policy: str
+    estimated_seconds: int
+    window: str | None = None
+    closes_at: datetime | None = None
+    next_opening: datetime | None = None
+
+    def sentence(self, instance_id: str) -> str:
+        """The reason in plain words, the same in the plan, the prompt and apply's report."""
+        minutes = max(1, round(self.estimated_seconds / 60)) if self.estimated_seconds else 0
+        opening = f"; next opening {self.next_opening:%Y-%m-%d %H:%M} UTC" if self.next_opening else ""
+        if self.reason is DeferralReason.POLICY_NEVER:
+            return (
+                f"policy restart: never; the change restarts the instance (~{minutes} min). "
+                f"Re-run with --allow-restart {instance_id} to allow it"
+            )
+        if self.reason is DeferralReason.WINDOW_TOO_SHORT and self.closes_at is not None:
+            return (
+                f"maintenance window {self.window} UTC closes at {self.closes_at:%H:%M} UTC, too soon for a "
+                f"~{minutes} min restart{opening}"
+            )
+        return f"outside maintenance window {self.window} UTC{opening}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason.value,
+            "policy": self.policy,
+            "window": self.window,
+            "closes_at": utc_text(self.closes_at),
+            "next_opening": utc_text(self.next_opening),
+            "estimated_seconds": self.estimated_seconds,
+        }
+
+
 class PlanStatus(Enum):
     IN_SYNC = "in_sync"
     CHANGE = "change"
@@ -143,6 +206,22 @@ class InstancePlan:
     desired_digest: str = ""
     error: ReadError | None = None
     live: dict[str, Any] | None = None
+    #: For a change: whether apply runs it now or defers it (the policy, as of the plan's time).
+    action: Action | None = None
+    deferral: Deferral | None = None
+
+    @property
+    def restarts(self) -> bool:
+        """A planned change that restarts the instance (now or deferred)."""
+        return self.status is PlanStatus.CHANGE and self.restart.restart.counts_as_restart
+
+    @property
+    def restarts_now(self) -> bool:
+        return self.restarts and self.action is not Action.DEFERRED
+
+    @property
+    def deferred(self) -> bool:
+        return self.status is PlanStatus.CHANGE and self.action is Action.DEFERRED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +238,8 @@ class InstancePlan:
             else self.restart.restart.value,
             "restart_detail": self.restart.detail_json(),
             "request": self.request.to_json() if self.request else None,
+            "action": self.action.value if self.action else None,
+            "deferral": self.deferral.to_json() if self.deferral else None,
             "warnings": list(self.warnings),
             "notes": list(self.notes),
             "policy": self.policy,
@@ -187,6 +268,8 @@ class PlanSummary:
     restarts: int
     restart_seconds: int
     longest_restart_seconds: int = 0
+    #: Restarts the policy defers (not counted in ``restarts``, which are the ones apply runs now).
+    deferred: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -196,6 +279,7 @@ class PlanSummary:
             "not_found": self.not_found,
             "error": self.error,
             "restarts": self.restarts,
+            "deferred": self.deferred,
             "estimated_restart_seconds": self.restart_seconds,
         }
 
@@ -208,12 +292,20 @@ class PlanSummary:
         return f"~{_minutes(self.restart_seconds)} min in total"
 
     def sentence(self) -> str:
-        """``2 to change, 1 restart (~3 min), 3 in sync, 1 ineligible``."""
+        """``2 to change, 1 restart (~3 min), 3 in sync, 1 ineligible``.
+
+        With deferrals: ``2 to change, 1 restart now (~3 min), 1 deferred, 3 in sync``.
+        """
         parts = [f"{self.change} to change"]
+        now = " now" if self.deferred else ""
         if self.restarts:
-            parts.append(f"{self.restarts} restart{'s' if self.restarts != 1 else ''} ({self.restart_estimate()})")
+            parts.append(
+                f"{self.restarts} restart{'s' if self.restarts != 1 else ''}{now} ({self.restart_estimate()})"
+            )
         else:
-            parts.append("0 restarts")
+            parts.append(f"0 restarts{now}")
+        if self.deferred:
+            parts.append(f"{self.deferred} deferred")
         parts.append(f"{self.in_sync} in sync")
         for count, word in ((self.ineligible, "ineligible"), (self.not_found, "not found"), (self.error, "error")):
             if count:
@@ -233,15 +325,15 @@ class Plan:
     generated_at: datetime
     spec_paths: tuple[str, ...] = ()
     spec_warnings: tuple[str, ...] = ()
+    #: The ids ``--allow-restart`` named when the plan was made (policy ``never`` overridden for them).
+    allow_restart: tuple[str, ...] = ()
 
     @property
     def summary(self) -> PlanSummary:
         def count(status: PlanStatus) -> int:
             return sum(1 for i in self.instances if i.status is status)
 
-        restarting = [
-            i for i in self.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart
-        ]
+        restarting = [i for i in self.instances if i.restarts_now]
         return PlanSummary(
             change=count(PlanStatus.CHANGE),
             in_sync=count(PlanStatus.IN_SYNC),
@@ -251,6 +343,7 @@ class Plan:
             restarts=len(restarting),
             restart_seconds=sum(i.restart.estimated_seconds for i in restarting),
             longest_restart_seconds=max((i.restart.estimated_seconds for i in restarting), default=0),
+            deferred=sum(1 for i in self.instances if i.deferred),
         )
 
     @property
@@ -273,6 +366,7 @@ def plan_to_json(plan: Plan, *, tool_version: str) -> dict[str, Any]:
         "generated_at": plan.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "target": plan.target,
         "spec_paths": list(plan.spec_paths),
+        "allow_restart": list(plan.allow_restart),
         "summary": plan.summary.to_json(),
         "spec_warnings": list(plan.spec_warnings),
         "instances": [i.to_json() for i in plan.instances],

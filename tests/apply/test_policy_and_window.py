@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rdsssl_reconcile.apply.policy import decide
+from rdsssl_reconcile.planning.policy import decide
 from rdsssl_reconcile.cli import run
 from rdsssl_reconcile.emulator import run_emulator
 from rdsssl_reconcile.pki.authority import CertificateAuthority
