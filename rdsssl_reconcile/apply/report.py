@@ -1,7 +1,9 @@
 """The end-of-apply summary and the exit code it implies (documented in the README).
 
-0: everything planned was applied (or found already applied by another run), or there was nothing to do.
-3: some instances were deferred, failed, did not converge or ended unknown (the others may have been applied).
+0: everything planned was applied (or found already applied by another run), or there was nothing to do
+(``nothing_to_do``: in sync or ineligible when planned).
+3: some instances were deferred, failed, did not converge, ended unknown or were not submitted (``not_submitted``:
+interrupted before their turn, or every restart slot stayed held); the others may have been applied.
 130: interrupted (set by the CLI). Refusals before anything runs are errors (1), raised earlier.
 """
 
@@ -43,7 +45,7 @@ class ApplyReport:
 
     @property
     def exit_code(self) -> int:
-        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED, Outcome.UNKNOWN)
+        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED, Outcome.UNKNOWN, Outcome.NOT_SUBMITTED)
         return EXIT_PARTIAL if any(r.outcome in bad for r in self.results) else EXIT_OK
 
     def sentence(self) -> str:

@@ -144,6 +144,13 @@ def _validate_json(spec_set: SpecSet) -> dict[str, Any]:
     metavar="ID",
     help="Plan only this instance (repeatable): nothing else is read or shown. Not with --out.",
 )
+@click.option(
+    "--allow-restart",
+    "allow_restart",
+    multiple=True,
+    metavar="ID",
+    help="Plan ID's restart to run now despite policy 'never' (repeatable); recorded in a saved plan.",
+)
 @parallelism_option
 @timeout_option
 @now_option
@@ -155,6 +162,7 @@ def plan(
     detailed_exitcode: bool,
     max_bytes: int,
     targets: tuple[str, ...],
+    allow_restart: tuple[str, ...],
     parallelism: int,
     timeout: float,
     now: str | None,
@@ -179,22 +187,31 @@ def plan(
             timeout=timeout,
             now=resolve_now(now),
             targets=targets,
+            allow_restart=allow_restart,
         )
     declared = declared_ssl(result.spec_set.instances)
-    if output_format == "markdown":
-        echo_markdown(result.plan, declared, max_bytes=max_bytes, out=out)
-    else:
-        echo_plan(result.plan, output_format)
-    if out is not None:
-        from rdsssl_reconcile.planfile import write_plan
-
-        write_plan(out, result.plan, result.spec_set.instances)
-        click.echo(
-            f"Saved the plan to {visible(str(out))}; apply it with: rdsssl-reconcile apply {visible(str(out))}",
-            err=True,
-        )
     assessments = assess(result.plan, declared)
     errors = [a for a in assessments if a.verdict is Verdict.ERROR]
+    # As terraform: a plan with errors is shown, never saved (apply could not carry it out as reviewed).
+    saving = out if out is not None and not errors else None
+    if output_format == "markdown":
+        echo_markdown(result.plan, declared, max_bytes=max_bytes, out=saving)
+    else:
+        echo_plan(result.plan, output_format)
+    if saving is not None:
+        from rdsssl_reconcile.planfile import write_plan
+
+        write_plan(saving, result.plan, result.spec_set.instances)
+        click.echo(
+            f"Saved the plan to {visible(str(saving))}; apply it with: rdsssl-reconcile apply {visible(str(saving))}",
+            err=True,
+        )
+    elif out is not None:
+        click.echo(
+            f"Error: the plan has errors, so it was not saved to {visible(str(out))} (a plan with errors cannot be "
+            "applied); fix them and run 'plan --out' again.",
+            err=True,
+        )
     if errors:
         # The plan shows them among the others; a CI log must also say why the step fails.
         shown = [f"{a.instance.id}: {a.why}" for a in errors[:MAX_NAMED]]

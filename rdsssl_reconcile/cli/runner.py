@@ -86,7 +86,13 @@ def targeted(spec_set: SpecSet, targets: Iterable[str]) -> SpecSet:
 
 
 def plan_specs(
-    spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
+    spec_set: SpecSet,
+    connection: Connection,
+    *,
+    spec_paths: list[Path],
+    parallelism: int,
+    now: datetime,
+    allow_restart: Iterable[str] = (),
 ) -> Plan:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
     read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
@@ -99,6 +105,7 @@ def plan_specs(
         target=connection.target.to_json(),
         spec_paths=tuple(str(p) for p in spec_paths),
         spec_warnings=tuple(str(w) for w in spec_set.warnings),
+        allow_restart=allow_restart,
     )
 
 
@@ -110,10 +117,14 @@ def build_plan(
     timeout: float,
     now: datetime,
     targets: Iterable[str] = (),
+    allow_restart: Iterable[str] = (),
 ) -> PlanResult:
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=now) as (spec_set, connection):
+        check_declared("--allow-restart", allow_restart, (i.id for i in spec_set.instances))
         spec_set = targeted(spec_set, targets)
-        plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now)
+        plan = plan_specs(
+            spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now, allow_restart=allow_restart
+        )
         return PlanResult(spec_set=spec_set, plan=plan, connection=connection)
 
 

@@ -299,9 +299,7 @@ class PlanSummary:
         parts = [f"{self.change} to change"]
         now = " now" if self.deferred else ""
         if self.restarts:
-            parts.append(
-                f"{self.restarts} restart{'s' if self.restarts != 1 else ''}{now} ({self.restart_estimate()})"
-            )
+            parts.append(f"{self.restarts} restart{'s' if self.restarts != 1 else ''}{now} ({self.restart_estimate()})")
         else:
             parts.append(f"0 restarts{now}")
         if self.deferred:

@@ -62,9 +62,7 @@ def decide(
     assert window is not None, "the schema requires a window for restart: window"
     closes = window.closes_at(now)
     if closes is not None and (closes - now).total_seconds() >= seconds:
-        return PolicyDecision(
-            item.id, why=f"inside maintenance window {window} (closes {closes:%Y-%m-%d %H:%M} UTC)"
-        )
+        return PolicyDecision(item.id, why=f"inside maintenance window {window} (closes {closes:%Y-%m-%d %H:%M} UTC)")
     # Closed, or open but starting now would run the restart (its rule's estimate) past its end.
     return PolicyDecision(
         item.id,
