@@ -46,6 +46,7 @@ from rdsssl_reconcile.planning.model import (
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -138,9 +139,16 @@ def read_plan(path: Path) -> dict[str, Any]:
         raise PlanFileError(f"{where}: not a plan saved by 'rdsssl-reconcile plan --out'")
     version = document.get("format_version")
     if not isinstance(version, str) or version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
+        major = version.split(".")[0] if isinstance(version, str) else ""
+        older = major.isdigit() and int(major) < int(PLAN_FORMAT_VERSION.split(".")[0])
+        why = (
+            "it was saved by an older rdsssl-reconcile; make the plan again with this version ('plan --out')"
+            if older
+            else "it was saved by another rdsssl-reconcile; apply it with that version, or make the plan again"
+        )
         raise PlanFileError(
             f"{where}: format_version: plan format {render_value(version)} is not supported by this version "
-            f"(expects {PLAN_FORMAT_VERSION})"
+            f"(expects {PLAN_FORMAT_VERSION}): {why}; nothing was read or changed"
         )
     problems = schema_problems(document)
     if problems:
@@ -538,7 +546,9 @@ def _instance(item: Mapping[str, Any]) -> InstancePlan:
         status=status,
         reasons=tuple(item["reasons"]),
         changes=tuple(
-            FieldChange(field=c["field"], before=c["before"], after=c["after"], rule_id=c["rule"], reason=c["reason"])
+            FieldChange(
+                field=c["field"], before=c["before_text"], after=c["after_text"], rule_id=c["rule"], reason=c["reason"]
+            )
             for c in item["changes"]
         ),
         request=None
@@ -563,7 +573,11 @@ def _instance(item: Mapping[str, Any]) -> InstancePlan:
         ),
         warnings=tuple(item["warnings"]),
         notes=tuple(item["notes"]),
-        policy=item["policy"],
+        policy=PlannedPolicy(
+            mode=item["policy"]["mode"],
+            window=item["policy"]["window"],
+            renew_before_days=item["policy"]["renew_before_days"],
+        ),
         spec_location=item["spec"],
         live_fingerprint=item["live_fingerprint"],
         desired_digest=item["desired_digest"],

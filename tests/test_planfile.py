@@ -47,6 +47,7 @@ from rdsssl_reconcile.planning.model import (
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -78,7 +79,7 @@ def a_plan() -> Plan:
             )
         ),
         restart=RestartAssessment.of(changes),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location="specs/a.yaml:1 (instances[0])",
         live_fingerprint="f1",
         desired_digest="d1",
@@ -90,7 +91,7 @@ def a_plan() -> Plan:
         description="reports",
         status=PlanStatus.IN_SYNC,
         reasons=("SSL is off, as declared",),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location="specs/a.yaml:5 (instances[1])",
         live_fingerprint="f2",
         desired_digest="d2",
@@ -318,8 +319,8 @@ WORDING = [
         id="summary",
     ),
     pytest.param(
-        lambda d: d["instances"][0].update(policy="restart never"),
-        "pgm-a: the file says policy: restart never; the spec now says restart allowed",
+        lambda d: d["instances"][0]["policy"].update(mode="never"),
+        "pgm-a: the file says policy.mode: never; the spec now says allowed",
         id="policy",
     ),
     pytest.param(
@@ -328,8 +329,8 @@ WORDING = [
         id="desired-ref",
     ),
     pytest.param(
-        lambda d: d["instances"][0]["changes"][1].update(before=""),
-        'pgm-a: the file says changes[ssl.endpoints].before: "" (empty); the plan now says (none)',
+        lambda d: d["instances"][0]["changes"][1].update(before_text=""),
+        'pgm-a: the file says changes[ssl.endpoints].before_text: "" (empty); the plan now says (none)',
         id="empty-text",
     ),
     pytest.param(
@@ -467,7 +468,7 @@ def _error_plan() -> Plan:
         description=None,
         status=PlanStatus.ERROR,
         reasons=("DescribeDBInstanceSSL failed: ServiceUnavailable",),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location="specs/a.yaml:9 (instances[2])",
         desired_digest="d3",
         error=ReadError(action="DescribeDBInstanceSSL", code="ServiceUnavailable", message="busy", request_id="r-1"),

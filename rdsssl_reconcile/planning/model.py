@@ -17,7 +17,12 @@ from typing import Any
 from rdsssl_reconcile.live.model import ReadError
 from rdsssl_reconcile.planning.rules import Restart, rule
 
-PLAN_FORMAT_VERSION = "1.0"
+#: 2.0: changes carry typed ``before``/``after`` (texts in ``before_text``/``after_text``), ``policy`` is an
+#: object, and a change says ``action`` (now or deferred) and ``deferral``. 1.x files are refused.
+PLAN_FORMAT_VERSION = "2.0"
+
+#: How the planner writes "nothing" in a change's texts (no certificate, an ACL not set).
+ABSENT_TEXTS = frozenset({"(none)", "(unset)"})
 
 
 class Action(Enum):
@@ -91,6 +96,36 @@ class PlanStatus(Enum):
     ERROR = "error"
 
 
+def typed_value(field: str, text: str | None) -> Any:
+    """A change's side as the JSON value it is: ``ssl.enabled`` a boolean, ``ssl.endpoints`` a list of host
+    names, nothing (no certificate, an unset ACL) null, anything else its text (a certificate summary)."""
+    if field == "ssl.endpoints":
+        return [] if text is None or text in ABSENT_TEXTS else text.split(", ")
+    if text is None or text in ABSENT_TEXTS:
+        return None
+    if field == "ssl.enabled" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPolicy:
+    """The instance's policy as the plan records it (from the spec's ``policy``), typed."""
+
+    mode: str = "allowed"
+    window: str | None = None
+    renew_before_days: int = 30
+
+    def describe(self) -> str:
+        """``restart allowed``, ``restart never``, ``restart in window sat 02:00-04:00 UTC``."""
+        if self.mode == "window" and self.window:
+            return f"restart in window {self.window} UTC"
+        return f"restart {self.mode}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "window": self.window, "renew_before_days": self.renew_before_days}
+
+
 @dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field that differs: ``before -> after`` as people read them, and the restart rule it hits."""
@@ -108,8 +143,10 @@ class FieldChange:
     def to_json(self) -> dict[str, Any]:
         return {
             "field": self.field,
-            "before": self.before,
-            "after": self.after,
+            "before": typed_value(self.field, self.before),
+            "after": typed_value(self.field, self.after),
+            "before_text": self.before,
+            "after_text": self.after,
             "restart": self.restart.value,
             "rule": self.rule_id,
             "reason": self.reason,
@@ -200,7 +237,7 @@ class InstancePlan:
     restart: RestartAssessment = field(default_factory=lambda: RestartAssessment(restart=Restart.NOT_REQUIRED))
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    policy: str = ""
+    policy: PlannedPolicy = field(default_factory=PlannedPolicy)
     spec_location: str = ""
     live_fingerprint: str | None = None
     desired_digest: str = ""
@@ -242,7 +279,7 @@ class InstancePlan:
             "deferral": self.deferral.to_json() if self.deferral else None,
             "warnings": list(self.warnings),
             "notes": list(self.notes),
-            "policy": self.policy,
+            "policy": self.policy.to_json(),
             "spec": self.spec_location,
             "live_fingerprint": self.live_fingerprint,
             "desired_digest": self.desired_digest,

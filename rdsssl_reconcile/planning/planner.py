@@ -26,7 +26,14 @@ from rdsssl_reconcile.planning.endpoints import (
     cloud_endpoint_protected,
     reported_names,
 )
-from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, Plan, PlanStatus, RestartAssessment
+from rdsssl_reconcile.planning.model import (
+    FieldChange,
+    InstancePlan,
+    Plan,
+    PlannedPolicy,
+    PlanStatus,
+    RestartAssessment,
+)
 from rdsssl_reconcile.planning.policy import decide
 from rdsssl_reconcile.planning.request import build_parameters, planned_request
 from rdsssl_reconcile.spec.model import (
@@ -330,7 +337,11 @@ def plan_instance(
         "id": desired.id,
         "region": desired.region,
         "description": desired.description,
-        "policy": desired.policy.describe(),
+        "policy": PlannedPolicy(
+            mode=desired.policy.mode.value,
+            window=desired.policy.window.text if desired.policy.window else None,
+            renew_before_days=desired.policy.renew_before_days,
+        ),
         "spec_location": f"{desired.location} ({desired.location.path})",
         "desired_digest": desired.digest(),
         "live_fingerprint": live.fingerprint(),

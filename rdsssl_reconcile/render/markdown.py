@@ -252,7 +252,7 @@ def _details(item: InstancePlan) -> list[str]:
         )
     lines.extend(f"- note: {_text(note)}" for note in item.notes)
     lines.extend(f"- :warning: {_text(warning)}" for warning in item.warnings)
-    lines.append(f"- policy: {_text(item.policy)}; spec {_code(item.spec_location)}")
+    lines.append(f"- policy: {_text(item.policy.describe())}; spec {_code(item.spec_location)}")
     lines += ["", "</details>", ""]
     return lines
 

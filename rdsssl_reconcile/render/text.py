@@ -97,7 +97,7 @@ def _instance_lines(item: InstancePlan) -> list[str]:
     for warning in item.warnings:
         lines.append(click.style(f"      warning: {visible(warning)}", fg="yellow"))
     if item.status is PlanStatus.CHANGE:
-        lines.append(f"      policy: {visible(item.policy)}; spec {visible(item.spec_location)}")
+        lines.append(f"      policy: {visible(item.policy.describe())}; spec {visible(item.spec_location)}")
     return lines
 
 

@@ -89,7 +89,7 @@ def test_json_format_is_documented_shape(cli: Cli, cloud_env: RunningEmulator, s
     # pgm-missing does not exist and pgm-b can never carry SSL: the plan fails (README "Exit codes").
     assert result.code == 1, result.err
     document = json.loads(result.out)
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "2.0"
     assert document["target"]["kind"] == "emulator"
     assert document["target"]["endpoint"] == cloud_env.endpoint
     assert document["summary"] == {
@@ -99,19 +99,38 @@ def test_json_format_is_documented_shape(cli: Cli, cloud_env: RunningEmulator, s
         "not_found": 1,
         "error": 0,
         "restarts": 1,
+        "deferred": 0,
         "estimated_restart_seconds": 180,
     }
     by_id = {item["id"]: item for item in document["instances"]}
     assert by_id["pgm-a"]["status"] == "change"
     assert by_id["pgm-a"]["restart"] == "required"
-    assert by_id["pgm-a"]["changes"][0] == {
-        "field": "ssl.enabled",
-        "before": "false",
-        "after": "true",
-        "restart": "required",
-        "rule": "enable-ssl-cloud-cert",
-        "reason": None,
-    }
+    # Typed values (a boolean, a list of host names), and the texts the text plan shows.
+    assert by_id["pgm-a"]["changes"][:2] == [
+        {
+            "field": "ssl.enabled",
+            "before": False,
+            "after": True,
+            "before_text": "false",
+            "after_text": "true",
+            "restart": "required",
+            "rule": "enable-ssl-cloud-cert",
+            "reason": None,
+        },
+        {
+            "field": "ssl.endpoints",
+            "before": [],
+            "after": ["pgm-a.pg.rds.aliyuncs.com"],
+            "before_text": "(none)",
+            "after_text": "pgm-a.pg.rds.aliyuncs.com",
+            "restart": "required",
+            "rule": "enable-ssl-cloud-cert",
+            "reason": None,
+        },
+    ]
+    assert by_id["pgm-a"]["policy"] == {"mode": "allowed", "window": None, "renew_before_days": 30}
+    assert (by_id["pgm-a"]["action"], by_id["pgm-a"]["deferral"]) == ("now", None)
+    assert document["allow_restart"] == []
     assert by_id["pgm-b"]["status"] == "ineligible"
     assert by_id["pgm-missing"]["status"] == "not_found"
     assert "generated_at" in document

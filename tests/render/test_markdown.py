@@ -17,6 +17,7 @@ from rdsssl_reconcile.planning.model import (
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -66,7 +67,7 @@ def changing(instance_id: str, *, seconds: int | None = None, rule_id: str = "en
             )
         ),
         restart=restart,
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location=f"specs/fleet.yaml:{len(instance_id)} (instances[0])",
         live=_live(),
     )
