@@ -271,19 +271,19 @@ def test_no_private_key_in_any_output_or_saved_plan(
     assert "(sensitive) <private key from env $DESIRED_KEY, public key sha256" in outputs[0]
 
 
-# -- seed files ----------------------------------------------------------------------------------------
+# -- procedure files ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("variant", ["single", "san"])
-def test_seed_files_validate_apply_and_plan_in_sync(
+def test_procedure_files_validate_apply_and_plan_in_sync(
     variant: str, cli: Cli, cloud_env: RunningEmulator, tmp_path: Path
 ) -> None:
-    from tests.support import seed_openssl
+    from tests.support import openssl_procedure
 
     files = (
-        seed_openssl.seed_single_endpoint(tmp_path / "seed")
+        openssl_procedure.procedure_single_endpoint(tmp_path / "procedure")
         if variant == "single"
-        else seed_openssl.seed_san(tmp_path / "seed")
+        else openssl_procedure.procedure_san(tmp_path / "procedure")
     )
     endpoints = list(files.endpoints)
     instance_id = "pgm-bpxxxxx"
@@ -315,7 +315,7 @@ def test_seed_files_validate_apply_and_plan_in_sync(
     assert again.code == 0, again.text
     assert "in sync" in again.out
     # The same certificate re-encoded (CRLF, other line breaks, a text preamble): still in sync.
-    files.server_cert.write_bytes(seed_openssl.crlf_rewrapped(files.server_cert.read_bytes()))
+    files.server_cert.write_bytes(openssl_procedure.crlf_rewrapped(files.server_cert.read_bytes()))
     assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0
 
 
