@@ -365,7 +365,8 @@ def _translate(error: jsonschema.ValidationError) -> str:
             wanted = expected if isinstance(expected, list) else [expected]
             return f"{at}: expected {' or '.join(_TYPE_WORDS[t] for t in wanted)}, found {_found(value)}"
         case "enum":
-            return f"{at}: expected one of {', '.join(str(v) for v in expected)}, found {_found(value)}"
+            shown = ", ".join("null" if v is None else str(v) for v in expected)
+            return f"{at}: expected one of {shown}, found {_found(value)}"
         case "const":
             return f"{at}: expected {expected}, found {_found(value)}"
         case "pattern" if path == ("generated_at",):
@@ -403,6 +404,13 @@ def _semantic_problems(document: dict[str, Any]) -> list[str]:
         problems.append(f"generated_at: {render_value(document['generated_at'])} is not a real UTC time")
     seen: dict[str, int] = {}
     for index, item in enumerate(document["instances"]):
+        deferral = item["deferral"]
+        for key in ("closes_at", "next_opening"):
+            value = deferral.get(key) if isinstance(deferral, dict) else None
+            try:
+                _time(value)
+            except ValueError:
+                problems.append(f"instances[{index}].deferral.{key}: {render_value(value)} is not a real UTC time")
         if item["id"] in seen:
             problems.append(f"instances[{index}].id: {visible(item['id'])} is already instances[{seen[item['id']]}]")
         seen.setdefault(item["id"], index)
