@@ -18,6 +18,8 @@ from rdsssl_reconcile.textsafe import visible
 
 EXIT_OK = 0
 EXIT_PARTIAL = 3
+#: 2.0: the outcome ``skipped`` became ``nothing_to_do`` and ``not_submitted`` (summary keys too).
+REPORT_FORMAT_VERSION = "2.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class ApplyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format_version": "1.0",
+            "format_version": REPORT_FORMAT_VERSION,
             "target": self.target,
             "interrupted": self.interrupted,
             "summary": {o.value: self.count(o) for o in Outcome}

@@ -424,7 +424,7 @@ def apply(
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
-    from rdsssl_reconcile.apply.report import ApplyReport
+    from rdsssl_reconcile.apply.report import REPORT_FORMAT_VERSION, ApplyReport
 
     clock = clock_from(now)
     saved: dict[str, Any] | None = None
@@ -517,7 +517,9 @@ def apply(
                     f"This plan has already been applied ({now_in_sync}); nothing to do.", err=output_format == "json"
                 )
                 if output_format == "json":
-                    click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
+                    click.echo(
+                        json.dumps({"format_version": REPORT_FORMAT_VERSION, "target": plan.target, "instances": []})
+                    )
                 return EXIT_OK
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
         # The exit-code rule of plan (planning/outcome.py), for the selected instances.
@@ -535,7 +537,9 @@ def apply(
                 else:
                     click.echo("No changes. Nothing to apply.")
                 if output_format == "json":
-                    click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
+                    click.echo(
+                        json.dumps({"format_version": REPORT_FORMAT_VERSION, "target": plan.target, "instances": []})
+                    )
                 return code
             if any(item.status is PlanStatus.CHANGE and not item.deferred for item, _ in items):
                 _confirm(plan, auto_approve)

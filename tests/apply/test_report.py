@@ -20,6 +20,7 @@ def test_nothing_to_do_and_not_submitted_are_distinct_words_everywhere() -> None
     assert "1 nothing to do, 1 not submitted" in both.sentence()
     assert "skipped" not in text
     document = both.to_json()
+    assert document["format_version"] == "2.0"  # the outcome words changed incompatibly
     assert (document["summary"]["nothing_to_do"], document["summary"]["not_submitted"]) == (1, 1)
     assert "skipped" not in document["summary"]
     assert [i["outcome"] for i in document["instances"]] == ["nothing_to_do", "not_submitted"]
