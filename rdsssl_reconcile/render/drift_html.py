@@ -72,6 +72,8 @@ thead th button:focus-visible { outline: 2px solid #2563eb; }
 thead th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 thead th[aria-sort="descending"] button::after { content: " \\25BC"; }
 tbody tr:nth-child(even) { background: #f9fafb; }
+td { overflow-wrap: anywhere; }
+td.region, td.num, td.status { white-space: nowrap; overflow-wrap: normal; }
 td.id code { overflow-wrap: normal; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
@@ -284,7 +286,7 @@ def _instances_section(report: DriftReport) -> list[str]:
             f'<tr class="row-{instance.status.value}">'
             + _status_cell(instance.status)
             + f'<td class="id"><a href="#i{index}"><code>{_e(instance.id)}</code></a></td>'
-            + f"<td>{_e(instance.region)}</td>"
+            + f'<td class="region">{_e(instance.region)}</td>'
             + f"<td>{_e(instance.description)}</td>"
             + f'<td class="num">{len(instance.counted_fields)}</td>'
             + f'<td class="num">{ignored}</td>'
@@ -348,11 +350,11 @@ def _expiry_section(report: DriftReport) -> list[str]:
             + f'<td class="num">{entry.days_left}</td>'
             + f'<td data-sort="{entry.not_after.timestamp():.0f}">{_stamp(entry.not_after)}</td>'
             + f'<td class="id"><code>{_e(entry.instance_id)}</code></td>'
-            + f"<td>{_e(entry.region)}</td>"
+            + f'<td class="region">{_e(entry.region)}</td>'
             + f"<td>{_KIND_WORDS[entry.kind]}</td>"
             + f"<td>{_e(entry.subject)}</td>"
             + (
-                f'<td class="mono" title="{_e(fingerprint)}">{_e(fingerprint[:16])}…</td>'
+                f'<td class="mono" title="{_e(fingerprint)}">{_e(fingerprint[:12])}…</td>'
                 if fingerprint
                 else "<td>-</td>"
             )
@@ -378,7 +380,7 @@ _WIDTH = 1000
 _LABEL_RIGHT = 300
 _PLOT_LEFT = 320
 _PLOT_RIGHT = 940
-_TOP = 46
+_TOP = 62
 _LANE = 24
 _TICK_DAYS = (1, 7, 14, 30, 60, 90, 180, 365, 730)
 
@@ -419,8 +421,8 @@ def _timeline(now: datetime, entries: Sequence[ExpiryEntry]) -> list[str]:
         )
         out.append(f'<text class="zone-label" x="{now_x + 4}" y="{bottom + 22}">renewal window</text>')
     out.extend(_ticks(axis, now, bottom))
-    out.append(f'<line class="now" x1="{now_x}" y1="{_TOP - 24}" x2="{now_x}" y2="{bottom}"/>')
-    out.append(f'<text x="{now_x + 4}" y="{_TOP - 14}">now ({now.strftime("%Y-%m-%d")})</text>')
+    out.append(f'<line class="now" x1="{now_x}" y1="{_TOP - 44}" x2="{now_x}" y2="{bottom}"/>')
+    out.append(f'<text x="{now_x + 4}" y="{_TOP - 34}">now ({now.strftime("%Y-%m-%d")})</text>')
     for lane, entry in enumerate(entries):
         out.extend(_mark(axis, entry, _TOP + lane * _LANE + _LANE / 2))
     out.append("</svg>")
