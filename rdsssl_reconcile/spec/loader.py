@@ -81,6 +81,7 @@ _PATTERN_MEANING = {
     "endpoints": "a hostname such as 'pgm-bp1abc.pg.rds.aliyuncs.com'",
     "env": "an environment variable name such as 'SERVER_KEY'",
     "window": "a UTC window such as '02:00-04:00' or 'sat,sun 01:00-05:00'",
+    "labels": "a label name such as 'team' (letters, digits, '-', '_', '.')",
 }
 
 
@@ -533,6 +534,7 @@ class _FileLoader:
             ssl=DesiredSsl(enabled=enabled, endpoints=endpoints, certificate=certificate, client_ca=client_ca),
             policy=policy,
             location=self.location(item_path),
+            labels=tuple(sorted(merged.get("labels", {}).items())),
         )
 
     def policy(self, raw: Mapping[str, Any]) -> RestartPolicy:
