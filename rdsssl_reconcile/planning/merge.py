@@ -12,7 +12,8 @@ Rules (docs/plan-format.md, "Merging shards"):
 * an instance in two inputs must be the same in both (the same JSON, request ids aside): a shard that
   overlaps another and disagrees with it is refused, naming the instance and the files; an identical
   repeat is kept once;
-* the merged plan keeps the inputs' order, the earliest ``generated_at``, every spec path and warning;
+* the merged plan lists its instances in spec order (file, line: as one plan of the same specs does),
+  with the earliest ``generated_at``, every spec path and warning;
   its summary is recounted from its instances, so it is exactly the summary one plan of the same
   instances would have;
 * drift: unmanaged instances another shard manages are dropped, and coverage is recounted over the
@@ -22,13 +23,16 @@ Rules (docs/plan-format.md, "Merging shards"):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from rdsssl_reconcile.drift.model import DRIFT_FORMAT_VERSION, Coverage, DriftReport, report_from_json
 from rdsssl_reconcile.errors import UserError
-from rdsssl_reconcile.planning.model import Plan
+from rdsssl_reconcile.planning.compare import without_volatile
+from rdsssl_reconcile.planning.model import InstancePlan, Plan
 
 MERGED_KIND = "rdsssl-reconcile/merged-plan"
 SAVED_KIND = "rdsssl-reconcile/saved-plan"
@@ -70,7 +74,7 @@ def kind_of(sources: Sequence[Source]) -> str:
     """``plan`` or ``drift``, the one kind of every input; a :class:`MergeError` when they differ."""
     kinds = {s.kind for s in sources}
     if len(kinds) > 1:
-        listed = "; ".join(f"{s.name} is a {s.kind} {'report' if s.kind == DRIFT_KIND else 'plan'}" for s in sources)
+        listed = "; ".join(f"{s.name} is a {'drift report' if s.kind == DRIFT_KIND else 'plan'}" for s in sources)
         raise MergeError(f"cannot merge plans with drift reports ({listed}); merge each kind on its own")
     return kinds.pop()
 
@@ -117,9 +121,12 @@ def _check_overlaps(sources: Sequence[Source], items_of: Any) -> dict[str, tuple
 
 
 def _target(targets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    descriptions = list(dict.fromkeys(str(t.get("description", t.get("kind"))) for t in targets))
-    if len(descriptions) == 1:
+    """The inputs' one target; several are named. Two plans of the same target may name it differently
+    (an embedded emulator's port is new each run), so they are compared as ``apply PLANFILE`` compares them."""
+    same = {json.dumps(without_volatile({"target": t})["target"], sort_keys=True) for t in targets}
+    if len(same) == 1:
         return dict(targets[0])
+    descriptions = list(dict.fromkeys(str(t.get("description", t.get("kind"))) for t in targets))
     return {"kind": "several", "description": f"{len(descriptions)} targets: {'; '.join(descriptions)}"}
 
 
@@ -133,6 +140,7 @@ def merge_plans(sources: Sequence[Source], plans: Sequence[Plan]) -> MergedPlan:
             if item.id not in seen:  # a repeat is identical (checked above): kept once
                 instances.append(item)
                 seen.add(item.id)
+    instances = _in_spec_order(instances)
     declared: dict[str, bool] = {}
     desired: dict[str, Any] = {}
     undeclared: list[str] = []
@@ -169,6 +177,24 @@ def merge_plans(sources: Sequence[Source], plans: Sequence[Plan]) -> MergedPlan:
             for s, p in zip(sources, plans, strict=True)
         ),
     )
+
+
+_SPEC_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+) \(")
+
+
+def _in_spec_order(instances: list[InstancePlan]) -> list[InstancePlan]:
+    """Instances in the order one plan of the same specs lists them: spec file (depth first, by name), line.
+
+    When an instance does not say where its spec is, the inputs' order is kept.
+    """
+    keys = []
+    for item in instances:
+        match = _SPEC_LOCATION.match(item.spec_location)
+        if match is None:
+            return instances
+        keys.append((PurePosixPath(match["file"]).parts, int(match["line"])))
+    order = sorted(range(len(instances)), key=lambda index: keys[index])
+    return [instances[index] for index in order]
 
 
 def read_drift(source: Source) -> DriftReport:
