@@ -42,9 +42,18 @@ def crl_for(ca: CertificateAuthority) -> str:
 
 @pytest.fixture
 def demo(cloud_env: RunningEmulator, pki: Pki) -> dict[str, str]:
-    """The demo fleet, with pgm-demo-orders on the cloud certificate and pgm-demo-analytics on a custom one."""
+    return seed_demo(cloud_env, pki)
+
+
+def seed_demo(cloud_env: RunningEmulator, pki: Pki, **settings: str) -> dict[str, str]:
+    """The demo fleet, with pgm-demo-orders on the cloud certificate and pgm-demo-analytics on a custom one.
+
+    ``settings``: emulator readings, set after the reset (which restores the start-up settings).
+    """
     fleet = yaml.safe_load((REPO / "specs" / "_emulator-fleet.yaml").read_text())
     cloud_env.admin.reset(fleet)
+    if settings:
+        cloud_env.admin.settings(**settings)
     server = pki.server(*ANALYTICS)
     client_ca = CertificateAuthority.create("import-test client CA", now=pki.now)
     cloud_env.admin.set_instance(
@@ -234,3 +243,41 @@ def test_bad_region_is_refused_before_any_call(cli: Cli, cloud_env: RunningEmula
     assert "--region 'Hangzhou': expected a region id" in result.err
     assert cloud_env.admin.calls() == []
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("connection_string_format", "comma"),
+        ("connection_string_format", "semicolon"),
+        ("connection_string_format", "certificate-sans"),
+        ("describe_ids", "first"),
+        ("describe_ids", "ignored"),
+        ("describe_ids", "literal"),
+        ("describe_ids", "error"),
+    ],
+)
+def test_import_plans_in_sync_under_every_reading(
+    cli: Cli,
+    cloud_env: RunningEmulator,
+    pki: Pki,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    value: str,
+) -> None:
+    """The open questions of the API (docs/emulator.md): whatever the reading, the import plans in sync."""
+    keys = seed_demo(cloud_env, pki, **{setting: value})
+    assert cloud_env.admin.settings()[setting] == value
+    out = tmp_path / "imported"
+    chosen = ["--instance", "pgm-demo-analytics", "--instance", "pgm-demo-payments", "--instance", "pgm-demo-orders"]
+    result = cli("import", "--region", "cn-hangzhou", "--out", str(out), *chosen)
+    assert result.code == 0, result.text
+    monkeypatch.setenv("PGM_DEMO_ANALYTICS_SERVER_KEY", keys["server_key"])
+    planned = cli("plan", str(out / "cn-hangzhou"), "--detailed-exitcode", "--format", "json")
+    assert planned.code == 0, (setting, value, planned.text)
+    assert sorted(i["id"] for i in json.loads(planned.out)["instances"]) == [
+        "pgm-demo-analytics",
+        "pgm-demo-orders",
+        "pgm-demo-payments",
+    ]
