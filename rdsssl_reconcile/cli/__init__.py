@@ -47,6 +47,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "rdsssl_reconcile.cli.probe_cmd:probe",
         "Check the API's answers against the tool's assumptions (read-only).",
     ),
+    "import": (
+        "rdsssl_reconcile.cli.import_cmd:import_",
+        "Write specs that describe the live SSL configuration (read-only).",
+    ),
+    "merge": ("rdsssl_reconcile.cli.merge_cmd:merge", "Merge JSON plans or drift reports (CI shards) into one."),
     "emulator": ("rdsssl_reconcile.cli.emulator_cmd:emulator", "Run the local RDS OpenAPI emulator."),
 }
 
