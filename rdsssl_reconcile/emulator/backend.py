@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from rdsssl_reconcile.errors import PemError
+from rdsssl_reconcile.errors import PemError, UserError
 from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
 from rdsssl_reconcile.pki.pem import PrivateKey, load_certificate, load_private_key
 
@@ -40,7 +40,7 @@ from .certificates import (
 )
 from .clock import BusinessClock
 from .errors import ServiceError, instance_not_found
-from .fleet import FleetError, instance_to_entry, iso_z, parse_entries, parse_ssl_state, ssl_to_entry
+from .fleet import FleetError, did_you_mean, instance_to_entry, iso_z, parse_entries, parse_ssl_state, ssl_to_entry
 from .models import (
     ACL_VALUES,
     LOCAL_DISK_STORAGE,
@@ -266,12 +266,13 @@ class RdsBackend:
         return self._backing
 
     def mark_backed(self, instance_ids: Iterable[str]) -> None:
-        """Make these instances backed (``--backed``); unknown ids raise :class:`FleetError`."""
+        """Make these instances backed (``--backed``); an unknown id is a :class:`UserError` naming it."""
         with self._lock:
             ids = tuple(instance_ids)
             unknown = [i for i in ids if i not in self._instances]
             if unknown:
-                raise FleetError("--backed", [f"no instance {i!r} in the fleet" for i in unknown])
+                names = "; ".join(f"{i!r}{did_you_mean(i, self._instances)}" for i in unknown)
+                raise UserError(f"--backed: no instance {names} in the fleet")
             for instance_id in ids:
                 if not self._instances[instance_id].backed:
                     self._store(replace(self._instances[instance_id], backed=True))
