@@ -230,6 +230,19 @@ def test_client_ca_crl_and_acl_are_enforced_by_the_server(
     assert not no_ssl.ok
     assert "no encryption" in no_ssl.err  # an ACL other than prefer forces SSL: no pg_hba line admits it
 
+    # verify-full: the certificate's CN must also be the user; a valid certificate for another user fails.
+    other_user = issue_client_certificate(client_ca, tmp_path / "clients", "other", common_name="app_user")
+    assert psql(_verify_full(env, name, server_ca, **other_user.params())).ok  # verify-ca: any CN
+    (spec_dir / "spec.yaml").write_text(
+        (spec_dir / "spec.yaml").read_text().replace("acl: verify-ca", "acl: verify-full")
+    )
+    applied = cli("apply", str(spec_dir), *FAST)
+    assert applied.code == 0, applied.err
+    assert psql(_verify_full(env, name, server_ca, **good.params())).ok
+    mismatch = psql(_verify_full(env, name, server_ca, **other_user.params()))
+    assert not mismatch.ok
+    assert 'authentication failed for user "postgres"' in mismatch.err  # CN app_user is not user postgres
+
 
 def test_apply_closes_open_sessions_and_stays_busy_until_the_server_accepts(
     cli: Cli, env: RunningEmulator, spec_dir: Path, tmp_path: Path
