@@ -351,13 +351,18 @@ def postmaster_pid(data_dir: Path) -> int | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a stopped postmaster waits as one for init to reap it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return True
-    return True
+    return state != "Z"
 
 
 class PostgresBacking:

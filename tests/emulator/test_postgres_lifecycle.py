@@ -111,7 +111,8 @@ def test_a_killed_emulator_leaves_no_server_behind_on_its_next_start(tmp_path: P
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text("instances:\n  - {id: pgm-kill, region: cn-hangzhou, backed: true}\n")
     pg_dir = tmp_path / "pg"
-    args = {"state_file": tmp_path / "state.json", "extra_args": ["--postgres-dir", str(pg_dir), "--quiet"]}
+    state = tmp_path / "state.json"
+    extra = ["--postgres-dir", str(pg_dir), "--quiet"]
 
     def server_pid() -> int:
         record = json.loads((pg_dir / REGISTRY_NAME).read_text())
@@ -119,14 +120,14 @@ def test_a_killed_emulator_leaves_no_server_behind_on_its_next_start(tmp_path: P
         assert pid is not None
         return pid
 
-    first = spawn_emulator_process(fleet, output_dir=tmp_path / "out", **args)  # type: ignore[arg-type]
+    first = spawn_emulator_process(fleet, state_file=state, extra_args=extra, output_dir=tmp_path / "out")
     try:
         orphan = server_pid()
     finally:
         first.kill()  # SIGKILL: no shutdown code runs
     assert _alive(orphan), "the server should outlive a SIGKILLed emulator (what the next start cleans up)"
 
-    with spawn_emulator_process(fleet, output_dir=tmp_path / "out", **args) as second:  # type: ignore[arg-type]
+    with spawn_emulator_process(fleet, state_file=state, extra_args=extra, output_dir=tmp_path / "out") as second:
         assert not _alive(orphan)
         current = server_pid()
         assert current != orphan
