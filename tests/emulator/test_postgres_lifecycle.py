@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -109,10 +108,10 @@ def test_servers_run_unprivileged_own_their_files_and_follow_ssl_on_and_off(tmp_
 def test_a_killed_emulator_leaves_no_server_behind_on_its_next_start(tmp_path: Path) -> None:
     require_postgres()
     fleet = tmp_path / "fleet.yaml"
-    fleet.write_text("instances:\n  - {id: pgm-kill, region: cn-hangzhou, backed: true}\n")
+    fleet.write_text("instances:\n  - {id: pgm-kill, region: cn-hangzhou}\n")
     pg_dir = tmp_path / "pg"
     state = tmp_path / "state.json"
-    extra = ["--postgres-dir", str(pg_dir), "--quiet"]
+    extra = ["--backed", "pgm-kill", "--postgres-dir", str(pg_dir), "--quiet"]
 
     def server_pid() -> int:
         record = json.loads((pg_dir / REGISTRY_NAME).read_text())
@@ -132,26 +131,10 @@ def test_a_killed_emulator_leaves_no_server_behind_on_its_next_start(tmp_path: P
         current = server_pid()
         assert current != orphan
         assert _alive(current)
+        port = json.loads((pg_dir / REGISTRY_NAME).read_text())["clusters"]["pgm-kill"]["port"]
+        assert f"Backed: pgm-kill is PostgreSQL on 127.0.0.1:{port}" in _wait_output(second, "Backed:")
         assert second.stop() == 0  # SIGTERM: the clean path
     assert not _alive(current)
-
-
-def test_sigterm_to_a_serving_emulator_stops_its_servers(tmp_path: Path) -> None:
-    require_postgres()
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text("instances:\n  - {id: pgm-term, region: cn-hangzhou}\n")
-    pg_dir = tmp_path / "pg"
-    process = spawn_emulator_process(
-        fleet, output_dir=tmp_path / "out", extra_args=["--backed", "pgm-term", "--postgres-dir", str(pg_dir)]
-    )
-    with process:
-        assert "Backed: pgm-term is PostgreSQL on 127.0.0.1:" in _wait_output(process, "Backed:")
-        record = json.loads((pg_dir / REGISTRY_NAME).read_text())
-        pid = postmaster_pid(Path(record["clusters"]["pgm-term"]["home"]) / "data")
-        assert pid is not None
-        process.process.send_signal(signal.SIGTERM)
-        assert process.process.wait(timeout=60) == 0
-    assert not _alive(pid)
     assert not (pg_dir / REGISTRY_NAME).exists()
 
 
