@@ -58,6 +58,7 @@ REGISTRY_FORMAT = "rdsssl-reconcile-emulator-postgres"
 SUPERUSER = "postgres"
 START_TIMEOUT_SECONDS = 60
 DEFAULT_USERS = ("rdsssl-pg", "nobody")
+RUNTIME_PREFIX = "rdsssl-reconcile-pg-"
 
 #: Restart states reported to the backend for one accepted modify.
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -394,7 +395,7 @@ class PostgresBacking:
             return inside
         if self._runtime is None:
             digest = hashlib.sha256(str(self.base.resolve()).encode()).hexdigest()[:12]
-            self._runtime = Path(tempfile.mkdtemp(prefix=f"rdsssl-reconcile-pg-{digest}-"))
+            self._runtime = Path(tempfile.mkdtemp(prefix=f"{RUNTIME_PREFIX}{digest}-"))
             os.chown(self._runtime, self.user.uid, self.user.gid)
             self._record()
         return self._runtime
@@ -426,17 +427,21 @@ class PostgresBacking:
         if isinstance(owner, int) and owner != os.getpid() and _pid_alive(owner) and _is_emulator(owner):
             raise PostgresError(f"{self.base} is in use by another emulator (pid {owner}); give another --postgres-dir")
         stopped: list[str] = []
+        runtime = data.get("runtime_dir")
+        runtime_dir = Path(runtime) if isinstance(runtime, str) and _is_runtime_dir(Path(runtime)) else None
+        # Only directories this emulator makes are touched: a damaged record cannot name another path.
+        ours = {(self.base / "clusters").resolve(), *([runtime_dir.resolve()] if runtime_dir else [])}
         clusters = data.get("clusters") if isinstance(data.get("clusters"), dict) else {}
         for instance_id, entry in clusters.items():
             home = Path(entry.get("home", "")) if isinstance(entry, dict) else None
-            if home is None or not home.is_absolute():
+            if home is None or not home.is_absolute() or home.resolve().parent not in ours:
+                log.warning("ignoring %s in %s: not a cluster directory of this emulator", home, path)
                 continue
             if self._stop_leftover(home / "data"):
                 stopped.append(instance_id)
             shutil.rmtree(home, ignore_errors=True)
-        runtime = data.get("runtime_dir")
-        if isinstance(runtime, str) and Path(runtime).name.startswith("rdsssl-reconcile-pg-"):
-            shutil.rmtree(runtime, ignore_errors=True)
+        if runtime_dir is not None:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
         path.unlink(missing_ok=True)
         if stopped:
             log.info("stopped PostgreSQL servers left by a previous emulator: %s", ", ".join(stopped))
@@ -600,6 +605,11 @@ class PostgresBacking:
             for leftover in (self.base / "clusters", self.base):
                 with contextlib.suppress(OSError):
                     leftover.rmdir()  # only when empty: a --postgres-dir given by the user may hold more
+
+
+def _is_runtime_dir(path: Path) -> bool:
+    """A private directory :meth:`PostgresBacking._clusters_root` made under the system temp directory."""
+    return path.is_absolute() and path.parent == Path(tempfile.gettempdir()) and path.name.startswith(RUNTIME_PREFIX)
 
 
 def _is_emulator(pid: int) -> bool:

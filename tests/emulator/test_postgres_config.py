@@ -6,6 +6,7 @@ driven through a fake backing that reports the restart as pending, done or faile
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from rdsssl_reconcile.emulator.pgconfig import (
     forces_ssl,
     hba_conf,
 )
-from rdsssl_reconcile.emulator.postgres import candidate_bindirs, parse_backed_option
+from rdsssl_reconcile.emulator.postgres import PgBinaries, PostgresBacking, candidate_bindirs, parse_backed_option
 from rdsssl_reconcile.emulator.settings import EmulatorSettings
 from rdsssl_reconcile.pki.authority import CertificateAuthority
 
@@ -209,3 +210,18 @@ def test_an_instance_without_a_server_is_not_waited_for() -> None:
     _enable(backend, "pgm-b", "req-2")
     assert backing.served == []
     assert backend.get_instance("pgm-b").status == "Running"
+
+
+def test_a_damaged_record_cannot_make_cleanup_delete_another_directory(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    (victim / "data").mkdir(parents=True)
+    (victim / "keep.txt").write_text("mine")
+    base = tmp_path / "pg"
+    base.mkdir()
+    record = {"format": "x", "owner_pid": 0, "runtime_dir": str(tmp_path), "clusters": {"pgm-a": {"home": str(victim)}}}
+    (base / "servers.json").write_text(json.dumps(record))
+    backing = PostgresBacking(base, binaries=PgBinaries(tmp_path / "no-bin"))
+    assert backing.stopped_leftovers == []
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert tmp_path.is_dir()  # runtime_dir is honoured only for the emulator's own temp directories
+    assert not (base / "servers.json").exists()
