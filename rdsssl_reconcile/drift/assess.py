@@ -39,7 +39,6 @@ from rdsssl_reconcile.drift.model import (
     InstanceDrift,
 )
 from rdsssl_reconcile.live.model import LiveInstance, ReadOutcome, live_to_json
-from rdsssl_reconcile.planning import eligibility
 from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, PlanStatus
 from rdsssl_reconcile.planning.planner import plan_instance
 from rdsssl_reconcile.spec.model import DesiredInstance, IssuerCertificate
@@ -207,10 +206,6 @@ def assess_instance(
             (),
         )
     if item.status is PlanStatus.INELIGIBLE:
-        declared_off = not desired.ssl.enabled and live.facts is not None
-        if declared_off and eligibility.permanent_blockers(live.facts):  # type: ignore[arg-type]
-            # SSL declared off on an instance that can never carry it: as declared (plan says in sync too).
-            return Assessed(InstanceDrift(status=DriftStatus.IN_SYNC, reasons=item.reasons, **common), (), ())
         return Assessed(
             InstanceDrift(status=DriftStatus.INELIGIBLE, reasons=item.reasons, causes=tuple(causes), **common), (), ()
         )
@@ -280,7 +275,9 @@ def _classify(
         return (
             DriftStatus.PENDING,
             [spec_cause],
-            ["the live state after that apply is not recorded (a saved plan holds the state before it): taken as pending"],
+            [
+                "the live state after that apply is not recorded (a saved plan holds the state before it): taken as pending"
+            ],
         )
     if unchanged:
         return DriftStatus.PENDING, [replace(spec_cause, evidence=f"{spec_cause.evidence}; live is as applied")], []

@@ -30,9 +30,7 @@ from rdsssl_reconcile.spec.model import DesiredInstance
 from rdsssl_reconcile.textsafe import visible
 
 
-def read_declared(
-    client: ReadOnlyCloudClient, desired: Sequence[DesiredInstance], *, parallelism: int
-) -> FleetRead:
+def read_declared(client: ReadOnlyCloudClient, desired: Sequence[DesiredInstance], *, parallelism: int) -> FleetRead:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in desired]
     return read_fleet(client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
 
@@ -70,7 +68,9 @@ def scan_regions(
         try:
             listed = _list_region(client, region)
         except CloudError as exc:
-            notes.append(f"--scan-region {visible(region)}: could not list it: {visible(exc.code)}: {visible(exc.message)}")
+            notes.append(
+                f"--scan-region {visible(region)}: could not list it: {visible(exc.code)}: {visible(exc.message)}"
+            )
             continue
         seen: dict[str, dict[str, object]] = {}
         for item in listed:

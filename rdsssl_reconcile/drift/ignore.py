@@ -137,7 +137,11 @@ def parse_rules(document: YamlDocument) -> tuple[IgnoreRule, ...]:
         for key in ("instance", "field", "reason"):
             value = entry.get(key)
             if not isinstance(value, str) or not value.strip():
-                problem((*path, key), "a non-empty string" + (" (why the difference is accepted)" if key == "reason" else ""), value if key in entry else _MISSING)
+                problem(
+                    (*path, key),
+                    "a non-empty string" + (" (why the difference is accepted)" if key == "reason" else ""),
+                    value if key in entry else _MISSING,
+                )
                 continue
             values[key] = value.strip()
         expires = _expiry(entry.get("expires"), (*path, "expires"), problem) if "expires" in entry else None
