@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from rdsssl_reconcile.apply.audit import read_audit_log
 from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
 from rdsssl_reconcile.render.drift_json import drift_schema
 from tests.e2e.conftest import CliResult, aliyun_spec, endpoint_of, instance_entry, write_spec
@@ -57,6 +58,15 @@ def test_console_change_is_drift_and_the_run_only_describes(
     write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
     audit = tmp_path / "audit.jsonl"
     apply(cli, spec_dir, audit)
+    # apply's result records keep the applied state: the spec digest and the live read that proved it.
+    results = [r for r in read_audit_log(audit).records if r["kind"] == "result"]
+    assert sorted(r["instance"] for r in results) == ["pgm-a", "pgm-b"]
+    for r in results:
+        assert r["outcome"] == "applied"
+        assert len(r["desired_digest"]) == 64
+        assert r["live"]["ssl"]["enabled"] is True
+        assert r["live"]["ssl"]["ca_type"] == "aliyun"
+    assert "PRIVATE KEY" not in audit.read_text()
 
     cloud_env.admin.clear_calls()
     code, document = drift_json(cli, str(spec_dir), "--audit-log", str(audit))
