@@ -3,7 +3,7 @@ plus an expiry section, the unmanaged instances of scanned regions and a coverag
 
 Why a model of its own: every drift format (text, JSON, Markdown, JUnit, HTML, Prometheus) is a function of
 these values, and ``merge`` rebuilds them from JSON, so the report is one set of frozen values with one JSON
-form (:func:`report_to_json` / :func:`report_from_json`, documented in ``docs/drift-format.md`` and checked
+form (:func:`report_to_json` / :func:`report_from_json`, documented in ``docs/drift.md`` and checked
 against ``drift.schema.json``). Nothing here is secret: certificates appear as summaries and fingerprints.
 
 The differences themselves are the planner's field changes (one diff, many views): ``expected`` is what the

@@ -62,7 +62,10 @@ def instance_lines(item: InstanceDrift) -> list[str]:
         lines.append(f"      cause: {visible(cause.summary)} (based on: {visible(cause.evidence)})")
     for reason in rest:
         lines.append(f"      - {visible(reason)}")
-    if item.status in (DriftStatus.DRIFTED, DriftStatus.PENDING, DriftStatus.IN_SYNC) and item.baseline:
+    shows_baseline = item.status in (DriftStatus.DRIFTED, DriftStatus.PENDING) or (
+        item.status is DriftStatus.IN_SYNC and item.baseline.startswith(("audit log", "saved plan"))
+    )
+    if shows_baseline and item.baseline:
         lines.append(f"      baseline: {visible(item.baseline)}")
     if item.spec_location:
         lines.append(f"      spec: {visible(item.spec_location)}")
