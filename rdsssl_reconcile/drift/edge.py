@@ -82,6 +82,8 @@ def scan_regions(
             reads = list(pool.map(lambda f: read_instance(client, f, can_carry_ssl(f)), facts))
         for fact, read in zip(facts, reads, strict=True):
             ssl_enabled = read.ssl.enabled if read.ssl is not None and read.outcome is ReadOutcome.FOUND else None
+            if ssl_enabled is None and read.error is None and not can_carry_ssl(fact):
+                ssl_enabled = False  # PostgreSQL < 10, local disks, Serverless: SSL is off, and cannot be on
             unmanaged.append(
                 UnmanagedInstance(
                     id=fact.id,

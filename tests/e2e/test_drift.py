@@ -169,16 +169,19 @@ def test_scan_region_and_ignore_rules_until_their_expiry(cloud_env: RunningEmula
             instance_entry("pgm-free"),
             instance_entry("pgm-free-on", ssl={**on, "endpoint": endpoint_of("pgm-free-on")}),
             instance_entry("rm-mysql", engine="MySQL", engine_version="8.0"),
+            instance_entry("pgm-old", engine_version="9.6"),
         ]
     )
     write_spec(spec_dir, aliyun_spec("pgm-a", "pgm-b"))
     code, document = drift_json(cli, str(spec_dir), "--scan-region", "cn-hangzhou")
     assert code == 0
     unmanaged = {u["id"]: u["ssl_enabled"] for u in document["unmanaged"]}
-    assert unmanaged == {"pgm-free": False, "pgm-free-on": True}
-    assert document["coverage"] == {"regions": ["cn-hangzhou"], "managed": 2, "scanned": 4, "ratio": 0.5}
+    assert unmanaged == {"pgm-free": False, "pgm-free-on": True, "pgm-old": False}
+    assert document["coverage"] == {"regions": ["cn-hangzhou"], "managed": 2, "scanned": 5, "ratio": 0.4}
     text = cli("drift", str(spec_dir), "--scan-region", "cn-hangzhou")
-    assert "Coverage: 2 of 4 PostgreSQL instances managed (50%)" in text.out
+    assert "Coverage: 2 of 5 PostgreSQL instances managed (40%)" in text.out
+    assert "+ pgm-free (cn-hangzhou): SSL off, Running" in text.out
+    assert not any(a.startswith("Modify") for a in only_describe(cloud_env))
 
     # Console changes on both; rules accept pgm-b's whole SSL block and only pgm-a's certificate line.
     cloud_env.admin.set_instance("pgm-a", ssl={"enabled": False})
