@@ -98,6 +98,14 @@ def test_console_change_is_drift_and_the_run_only_describes(
     assert "expected true, live false" in text.out
     assert cloud_env.admin.calls(action="ModifyDBInstanceSSL") == []
 
+    # The console change still restarting: compared as read, with the change in progress as a cause.
+    cloud_env.admin.set_instance("pgm-a", status="SSL_MODIFYING")
+    code, document = drift_json(cli, str(spec_dir), "--audit-log", str(audit))
+    a = by_id(document)["pgm-a"]
+    assert (code, a["status"]) == (2, "drifted")
+    assert [c["kind"] for c in a["causes"]] == ["in_progress", "outside_change"]
+    assert "DBInstanceStatus is SSL_MODIFYING" in a["causes"][0]["evidence"]
+
 
 def test_renewal_expiry_and_pending(cli: Cli, spec_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with run_emulator(restart_seconds=0.2, cloud_cert_auto_renew_days=7) as emulator:
