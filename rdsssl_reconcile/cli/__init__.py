@@ -42,6 +42,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("rdsssl_reconcile.cli.plan_cmd:schema", "Print the JSON Schema of the spec format."),
     "show": ("rdsssl_reconcile.cli.show_cmd:show", "Show a saved plan exactly as reviewed (offline)."),
     "apply": ("rdsssl_reconcile.cli.apply_cmd:apply", "Carry out a plan, safely, and prove it landed."),
+    "drift": ("rdsssl_reconcile.cli.drift_cmd:drift", "Report drift from the specs, and why (read-only)."),
     "certs": ("rdsssl_reconcile.cli.certs_cmd:certs", "Create CAs, issue, inspect and check certificates."),
     "probe": (
         "rdsssl_reconcile.cli.probe_cmd:probe",

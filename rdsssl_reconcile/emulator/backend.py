@@ -427,7 +427,47 @@ class RdsBackend:
             raise instance_not_found(modify=modify)
         if instance.pending is not None:
             instance = self._settle(instance, self.clock.now())
+        if instance.pending is None and self._settings.cloud_cert_auto_renew_days is not None:
+            instance = self._auto_renew(instance, self.clock.now())
         return instance
+
+    def _auto_renew(self, instance: Instance, now: datetime) -> Instance:
+        """Alibaba Cloud's own renewal of a cloud certificate (``cloud_cert_auto_renew_days``), lazily on read.
+
+        Issued at the scheduled moment (``expires_at`` minus the setting) of business time, not at the read,
+        and again for every period a clock jump skipped, so the answer does not depend on when anyone looked.
+        """
+        ssl = instance.ssl
+        days = self._settings.cloud_cert_auto_renew_days
+        if days is None or not ssl.enabled or ssl.ca_type != "aliyun" or ssl.expires_at is None or not ssl.endpoints:
+            return instance
+        lead = timedelta(days=days)
+        renew_at = ssl.expires_at - lead
+        if now < renew_at:
+            return instance
+        # Each renewal lasts cloud_cert_days and is renewed `lead` before its end: one period per renewal.
+        period = timedelta(days=self._settings.cloud_cert_days) - lead
+        issued_at = renew_at + period * ((now - renew_at) // period)
+        issued = issue_cloud_certificate(
+            self._ca,
+            ssl.endpoints[0],
+            issued_at=issued_at,
+            days=self._settings.cloud_cert_days,
+            key=KeyType(self._settings.cloud_key_type).generate(),
+        )
+        renewed = replace(
+            instance,
+            ssl=replace(
+                ssl,
+                server_cert=issued.cert_pem,
+                server_key=issued.key_pem,
+                issued_at=issued.issued_at,
+                expires_at=issued.expires_at,
+            ),
+        )
+        self._store(renewed)
+        self._changed()
+        return renewed
 
     def instance_ids(self) -> tuple[str, ...]:
         with self._lock:

@@ -100,7 +100,12 @@ class _Converter:
                 return self._convert_collection(node, path)
             finally:
                 self._open.discard(id(node))
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # a timestamp such as 2027-13-01 that YAML's resolver took for a date
+            raise _RefusedDocument(
+                node.start_mark.line + 1, f"{format_path(path)}: {exc}; expected a valid value (quote it for text)"
+            ) from None
 
     def _convert_collection(self, node: yaml.CollectionNode, path: PathKey) -> Any:
         if not isinstance(node, yaml.MappingNode):
