@@ -36,7 +36,9 @@ Renderer = Callable[[DriftReport], str]
 
 
 def renderers(*, max_bytes: int) -> dict[str, Renderer]:
-    """Format name -> renderer. A new format is one import and one entry here (junit, html, prometheus)."""
+    """Format name -> renderer. A new format is one import and one entry here."""
+    from rdsssl_reconcile import __version__
+    from rdsssl_reconcile.render import drift_html, drift_junit, drift_prometheus
     from rdsssl_reconcile.render.drift_json import render_drift_json
     from rdsssl_reconcile.render.drift_markdown import render_drift_markdown
     from rdsssl_reconcile.render.drift_text import render_drift_text
@@ -45,11 +47,14 @@ def renderers(*, max_bytes: int) -> dict[str, Renderer]:
         "text": render_drift_text,
         "json": render_drift_json,
         "markdown": partial(render_drift_markdown, max_bytes=max_bytes),
+        "junit": partial(drift_junit.render, tool_version=__version__),
+        "html": partial(drift_html.render, tool_version=__version__),
+        "prometheus": partial(drift_prometheus.render, tool_version=__version__),
     }
 
 
 #: The formats --format prints on stdout; --report takes any key of :func:`renderers`.
-STDOUT_FORMATS = ("text", "json", "markdown")
+STDOUT_FORMATS = ("text", "json", "markdown", "junit", "html", "prometheus")
 
 
 def parse_reports(values: tuple[str, ...], known: list[str]) -> list[tuple[str, Path]]:
@@ -96,7 +101,8 @@ def write_report(path: Path, text: str) -> None:
     type=click.Choice(STDOUT_FORMATS),
     default="text",
     show_default=True,
-    help="On stdout: text; json (versioned, schema in drift.schema.json, docs/drift.md); markdown for an issue.",
+    help="On stdout: text; json (versioned, schema in drift.schema.json, docs/drift.md); markdown for an issue; "
+    "junit, html, prometheus (docs/drift-reports.md).",
 )
 @click.option(
     "--report",
