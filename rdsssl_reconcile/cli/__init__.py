@@ -47,6 +47,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "rdsssl_reconcile.cli.probe_cmd:probe",
         "Check the API's answers against the tool's assumptions (read-only).",
     ),
+    "verify": (
+        "rdsssl_reconcile.cli.verify_cmd:verify",
+        "Connect to each endpoint as a client does and check what it serves (TLS).",
+    ),
     "emulator": ("rdsssl_reconcile.cli.emulator_cmd:emulator", "Run the local RDS OpenAPI emulator."),
 }
 
