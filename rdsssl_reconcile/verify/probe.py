@@ -21,10 +21,12 @@ request (``R``), or an error other than pg_hba.conf's refusal, means they are.
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 import struct
 import time
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -44,12 +46,16 @@ def startup_message(user: str = PROBE_USER, database: str = PROBE_USER) -> bytes
     return struct.pack("!I", len(body) + 4) + body
 
 
+@functools.cache
 def _client_context() -> ssl.SSLContext:
+    """One context for every probe (an SSLContext is safe to share between threads)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the verdicts are made afterwards, from what was served
     try:  # report old servers instead of failing to talk to them (no credentials are ever sent)
-        context.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # "ssl.TLSVersion.TLSv1 is deprecated"
+            context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("ALL:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pass
