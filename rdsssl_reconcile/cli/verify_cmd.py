@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,25 +25,14 @@ from rdsssl_reconcile.cli.options import (
 )
 from rdsssl_reconcile.errors import PemError, UserError
 from rdsssl_reconcile.textsafe import visible
+from rdsssl_reconcile.verify.run import ConnectSettings
 
 if TYPE_CHECKING:
     from cryptography import x509
 
     from rdsssl_reconcile.verify.model import VerifyReport
-    from rdsssl_reconcile.verify.targets import Resolve
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectSettings:
-    """How verify connects: parsed once from the options (``verify`` and ``apply --verify``)."""
-
-    resolves: tuple[Resolve, ...]
-    bundle: tuple[x509.Certificate, ...]
-    bundle_from: str | None
-    timeout: float
-    parallelism: int
 
 
 def _load_bundle(path: Path | None) -> tuple[tuple[x509.Certificate, ...], str | None]:

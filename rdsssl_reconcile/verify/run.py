@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,17 @@ Probe = Callable[[Target], ProbeResult]
 
 DEFAULT_PARALLELISM = 16
 DEFAULT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectSettings:
+    """How verify connects (``verify`` and ``apply --verify`` parse the same options into this)."""
+
+    resolves: tuple[Resolve, ...] = ()
+    bundle: tuple[x509.Certificate, ...] = field(default=(), compare=False)
+    bundle_from: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 def judge_all(

@@ -419,3 +419,70 @@ def test_an_unreadable_bundle_is_a_located_error(
     assert result.code == 1
     assert result.err.startswith(f"Error: --ca-bundle {bad}: ")
     assert "Traceback" not in result.err
+
+
+# -- apply --verify ------------------------------------------------------------------------------------
+
+FAST = ("--auto-approve", "--poll-interval", "0.05", "--progress", "plain")
+
+
+@pytest.mark.parametrize("restarted", [True, False], ids=["serves-the-new-certificate", "still-serves-the-old-one"])
+def test_apply_verify_makes_what_clients_see_part_of_the_proof(
+    cli: Cli,
+    cloud_env: RunningEmulator,
+    spec_dir: Path,
+    pki: Pki,
+    serve: Callable[..., PgTlsServer],
+    restarted: bool,
+) -> None:
+    old, new = pki.server(endpoint_of("pgm-av")), pki.server(endpoint_of("pgm-av"))
+    # The loopback server stands for the instance after its restart: serving the new certificate, or not.
+    server = serve(new if restarted else old)
+    _seed(cloud_env, "pgm-av", server.port, old)
+    _custom_spec(spec_dir, "pgm-av", new)
+
+    result = cli("apply", str(spec_dir), *FAST, "--verify", *_resolve("pgm-av", server.port), "--format", "json")
+    (item,) = json.loads(result.out)["instances"]
+    assert item["verify"]["status"] == ("ok" if restarted else "mismatch")
+    jsonschema.validate(
+        {**_empty_report(), "instances": [item["verify"]]}, SCHEMA
+    )  # the same instance form as verify's
+    if restarted:
+        assert result.code == 0, result.err
+        assert item["outcome"] == "applied"
+        assert "pgm-av: verify: ok (1 endpoint as declared)" in result.err
+    else:
+        assert result.code == 3, result.err
+        assert item["outcome"] == "not_converged"
+        assert item["detail"].startswith(
+            "proof failed: verify: mismatch: other_certificate: serves another certificate"
+        )
+    assert_no_key_material(result.text, old.key_pem(), new.key_pem())
+
+
+def test_apply_without_verify_connects_to_nothing(
+    cli: Cli, cloud_env: RunningEmulator, spec_dir: Path, pki: Pki, serve: Callable[..., PgTlsServer]
+) -> None:
+    old, new = pki.server(endpoint_of("pgm-nv")), pki.server(endpoint_of("pgm-nv"))
+    server = serve(old)
+    _seed(cloud_env, "pgm-nv", server.port, old)
+    _custom_spec(spec_dir, "pgm-nv", new)
+    result = cli("apply", str(spec_dir), *FAST, "--format", "json")
+    assert result.code == 0, result.err
+    (item,) = json.loads(result.out)["instances"]
+    assert "verify" not in item
+    assert server.connections == 0
+
+
+def _empty_report() -> dict[str, Any]:
+    return {
+        "format_version": "1.0",
+        "target": {},
+        "checked_at": "2026-12-01T00:00:00Z",
+        "parallelism": 1,
+        "timeout_seconds": 1,
+        "wall_seconds": 0,
+        "summary": {"ok": 0, "mismatch": 0, "error": 0, "endpoints": 0, "instances": 0},
+        "instances": [],
+        "exit_code": 0,
+    }
