@@ -250,6 +250,7 @@ class VerifyReport:
     parallelism: int
     timeout_seconds: float
     wall_seconds: float = 0.0
+    probe_seconds: float = 0.0  # of which probing (the reads of the endpoints are the rest)
 
     @property
     def endpoints(self) -> tuple[EndpointReport, ...]:
@@ -271,6 +272,7 @@ class VerifyReport:
             "parallelism": self.parallelism,
             "timeout_seconds": self.timeout_seconds,
             "wall_seconds": round(self.wall_seconds, 3),
+            "probe_seconds": round(self.probe_seconds, 3),
             "summary": {**self.counts(), "endpoints": len(self.endpoints), "instances": len(self.instances)},
             "instances": [i.to_json() for i in self.instances],
             "exit_code": self.exit_code,

@@ -109,7 +109,9 @@ def verify_instances(
     def real_probe(t: Target) -> ProbeResult:
         return probe_endpoint(t, timeout=timeout)
 
+    probing = time.monotonic()
     instances = judge_all(work, probe=real_probe, parallelism=parallelism, now=now)
+    probe_seconds = time.monotonic() - probing
     return VerifyReport(
         instances=instances,
         target=target,
@@ -117,4 +119,5 @@ def verify_instances(
         parallelism=parallelism,
         timeout_seconds=timeout,
         wall_seconds=time.monotonic() - started,
+        probe_seconds=probe_seconds,
     )

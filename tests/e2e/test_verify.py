@@ -482,6 +482,7 @@ def _empty_report() -> dict[str, Any]:
         "parallelism": 1,
         "timeout_seconds": 1,
         "wall_seconds": 0,
+        "probe_seconds": 0,
         "summary": {"ok": 0, "mismatch": 0, "error": 0, "endpoints": 0, "instances": 0},
         "instances": [],
         "exit_code": 0,
