@@ -100,7 +100,7 @@ def _connect(target: Target, timeout: float) -> socket.socket | ProbeResult:
     """A connected socket, or the probe result that says why there is none."""
     try:
         socket.getaddrinfo(target.address, target.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:  # ValueError: a NUL in the name
         return ProbeResult(ProbeFailure.NAME_RESOLUTION, f"{target.address} does not resolve ({exc})")
     try:
         sock = socket.create_connection((target.address, target.port), timeout=timeout)
@@ -110,7 +110,7 @@ def _connect(target: Target, timeout: float) -> socket.socket | ProbeResult:
         return ProbeResult(
             ProbeFailure.CONNECT_TIMEOUT, f"no TCP connection to {target.address}:{target.port} within {timeout:g} s"
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         return ProbeResult(ProbeFailure.NETWORK, f"cannot connect to {target.address}:{target.port}: {exc}")
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -168,7 +168,7 @@ def _probe_ssl(target: Target, timeout: float) -> ProbeResult:
                 )
         except TimeoutError:
             return ProbeResult(ProbeFailure.HANDSHAKE, f"the TLS handshake did not finish within {timeout:g} s", "S")
-        except (ssl.SSLError, OSError) as exc:
+        except (ssl.SSLError, OSError, ValueError) as exc:  # ValueError: a name ssl refuses as SNI
             return ProbeResult(ProbeFailure.HANDSHAKE, f"the TLS handshake failed: {exc}", "S")
     return ProbeResult(ssl_answer="S", tls=session)
 

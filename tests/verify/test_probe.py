@@ -78,3 +78,9 @@ def test_n_silence_and_a_closed_port_are_told_apart() -> None:
 def test_a_name_that_does_not_resolve() -> None:
     result = probe_endpoint(Target("nothing.example.invalid", 5432, "nothing.example.invalid"), timeout=5)
     assert result.failure is ProbeFailure.NAME_RESOLUTION
+
+
+@pytest.mark.parametrize("address", ["bad\0name.example.com", "xn--\u00e9.example.com"])
+def test_an_address_the_system_refuses_is_that_endpoints_failure_not_a_crash(address: str) -> None:
+    result = probe_endpoint(Target(NAME, 5432, address), timeout=1)
+    assert result.failure in (ProbeFailure.NAME_RESOLUTION, ProbeFailure.NETWORK)
