@@ -37,7 +37,9 @@ from rdsssl_reconcile.cli.options import (
     paths_argument,
     timeout_option,
 )
-from rdsssl_reconcile.cli.runner import check_declared, plan_specs, render_plan, session, targeted
+from rdsssl_reconcile.cli.runner import check_declared, plan_specs, render_plan, selected, session, targeted
+from rdsssl_reconcile.cli.select_options import selection_options
+from rdsssl_reconcile.cli.verify_cmd import verify_connect_options, with_connect_settings
 from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
@@ -70,7 +72,9 @@ from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
+from rdsssl_reconcile.spec.selection import EVERY_INSTANCE, Selection, parse_selection, selection_from_json
 from rdsssl_reconcile.textsafe import listing, visible
+from rdsssl_reconcile.verify.run import ConnectSettings
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -103,6 +107,7 @@ def _replan_saved(
     parallelism: int,
     now: datetime,
     targets: set[str] | None,
+    selection: Selection = EVERY_INSTANCE,
 ) -> tuple[Plan, tuple[str, ...]]:
     """The plan to carry out (as of now), once the saved plan is proven to be exactly what it says.
 
@@ -119,7 +124,7 @@ def _replan_saved(
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
     live = read_live(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
     try:
-        specs_then = load_specs(spec_paths, now=then)
+        specs_then = selected(load_specs(spec_paths, now=then), selection)
     except UserError as exc:
         raise PlanFileError(
             f"the specs cannot be read as of the plan's time ({then:%Y-%m-%d %H:%M:%S} UTC), so the saved plan "
@@ -391,14 +396,26 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     metavar="SECONDS",
     help="Seconds between heartbeat lines of an instance in progress (plain and json progress).",
 )
+@selection_options
+@click.option(
+    "--verify",
+    "verify",
+    is_flag=True,
+    help="After the proof, connect to each applied instance's endpoints as 'verify' does; a mismatch or a failed "
+    "connection fails the proof (not_converged, exit 3). See --resolve, --ca-bundle, --verify-timeout.",
+)
+@verify_connect_options(prefix="verify-")
 @timeout_option
 @now_option
 @_errors_as_json
+@with_connect_settings
 def apply(
     paths: tuple[Path, ...],
     endpoint: str | None,
     auto_approve: bool,
     targets: tuple[str, ...],
+    regions: tuple[str, ...],
+    selects: tuple[str, ...],
     allow_restart: tuple[str, ...],
     parallelism: int,
     max_restarts: int,
@@ -413,6 +430,7 @@ def apply(
     heartbeat_interval: float,
     timeout: float,
     now: str | None,
+    verify_settings: ConnectSettings | None,
 ) -> int:
     """Carry out the plan: one request per instance, restarts only where policy allows, proof at the end.
 
@@ -430,6 +448,7 @@ def apply(
     saved: dict[str, Any] | None = None
     workdir: Path | None = None
     reading_from: str | None = None
+    selection = parse_selection(regions, selects)
     if _is_plan_file(paths):
         saved = read_plan(paths[0])
         if allow_restart:
@@ -438,6 +457,12 @@ def apply(
                 f"it allows ({listed(tuple(saved['allow_restart'])) or 'none'}), as reviewed. Make the plan again "
                 "with 'plan --allow-restart ID --out FILE'. Nothing was changed."
             )
+        if not selection.empty:
+            raise UserError(
+                f"{selection.describe()}: a saved plan applies the selection it was made with; "
+                "apply a subset of it with --target ID"
+            )
+        selection = selection_from_json((saved.get("origin") or {}).get("selection"))
         spec_paths = [Path(p) for p in saved.get("spec_paths") or ["specs"]]
         location = locate_specs(saved, paths[0], Path.cwd(), visible(str(paths[0])))
         if location.directory.resolve() != Path.cwd().resolve():
@@ -477,6 +502,7 @@ def apply(
     ):
         if saved is not None:
             _check_same_target(saved, connection.target.to_json())
+        spec_set = selected(spec_set, selection)
         by_id = spec_set.by_id()
         # A typo in an instance id is a user mistake: refused before the first cloud call.
         check_declared("--target", targets, by_id)
@@ -510,6 +536,7 @@ def apply(
                 parallelism=parallelism,
                 now=clock.now(),
                 targets=target_filter,
+                selection=selection,
             )
             if applied:
                 now_in_sync = f"{listed(applied)} {'is' if len(applied) == 1 else 'are'} now in sync"
@@ -582,11 +609,20 @@ def apply(
             results, interrupted = executor.run(items)
         finally:
             reporter.close()
+        verified: dict[str, Any] = {}
+        if verify_settings is not None and not interrupted:
+            from rdsssl_reconcile.verify.apply_hook import verify_applied
+
+            results, verified = verify_applied(
+                results, by_id, connection.client, verify_settings, target=plan.target, now=clock.now, reporter=reporter
+            )
         report = ApplyReport(results=tuple(results), target=connection.target.to_json(), interrupted=interrupted)
         done = {r.id for r in results if r.outcome in (Outcome.APPLIED, Outcome.ALREADY_IN_SYNC)}
         code = apply_exit_code(verdicts, done=done)
         if output_format == "json":
-            click.echo(json.dumps(report.to_json() | {"exit_code": code}, indent=2))
+            from rdsssl_reconcile.verify.apply_hook import with_verify
+
+            click.echo(json.dumps(with_verify(report.to_json() | {"exit_code": code}, verified), indent=2))
         else:
             click.echo(report.render_text(), nl=False)
         left = _cannot_apply(verdicts, "")
