@@ -1,0 +1,438 @@
+"""The GitOps example's workflows, run step by step with the emulator standing in for the cloud (issue 11, 6).
+
+Each test copies ``examples/gitops`` into its tmp dir, runs its ``bootstrap.sh`` there (CAs and the
+custom certificate made at run time, keys kept outside the repository copy and handed to the runner as
+secrets), and runs the workflow files themselves with :mod:`tests.support.workflow_runner`: every ``run:``
+step in order with bash, GitHub's actions replaced by stubs on disk, ``gh`` by a fake over the same files.
+The emulator is loaded with the example's own ``rehearsal/fleet.yaml``.
+
+The story is the README's loop: a pull request gets the saved plan as a comment and an artifact; the merge
+applies that artifact behind the ``production`` environment and plans again to nothing; the nightly job
+reports drift made in the "console" (the emulator's admin API) and opens or updates one issue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rdsssl_reconcile.emulator import RunningEmulator, run_emulator
+from tests.e2e.conftest import assert_no_key_material
+from tests.support.workflow_runner import (
+    ACTIONS,
+    Event,
+    FakeGitHub,
+    JobResult,
+    UnsupportedWorkflow,
+    WorkflowRunner,
+    condition,
+    interpolate,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "gitops"
+WORKFLOWS = EXAMPLE / ".github" / "workflows"
+BIN = Path(sys.executable).parent
+PR_NUMBER = 7
+pytestmark = pytest.mark.e2e
+
+
+def require_jq() -> None:
+    """gh applies --jq to its JSON; the fake does the same with the real jq (.ci/run installs it)."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (.ci/run installs it)")
+
+
+@dataclass
+class GitOps:
+    """The example repository after its one-time bootstrap, the cloud, and a runner for its workflows."""
+
+    tree: Path
+    keys: dict[str, str]
+    emulator: RunningEmulator
+    github: FakeGitHub
+    runner: WorkflowRunner
+    approvals: list[str] = field(default_factory=list)
+
+    def workflow(self, name: str) -> Path:
+        return self.tree / ".github" / "workflows" / name
+
+    def open_pull_request(self) -> JobResult:
+        head = self.github.commit(self.tree)
+        self.github.open_pull_request(PR_NUMBER, head)
+        payload = {
+            "number": PR_NUMBER,
+            "pull_request": {"number": PR_NUMBER, "head": {"sha": head}, "base": {"ref": "main"}},
+        }
+        event = Event("pull_request", sha=head, ref=f"refs/pull/{PR_NUMBER}/merge", payload=payload)
+        (job,) = self.runner.run(self.workflow("pull-request.yml"), event)
+        return job
+
+    def merge(self, tree: Path | None = None) -> JobResult:
+        """Merge the pull request (the merged tree is the head's unless ``tree`` says otherwise) and push main."""
+        merge_sha = self.github.commit(tree or self.tree, salt=f"merge of #{PR_NUMBER}")
+        self.github.merge_pull_request(PR_NUMBER, merge_sha)
+        (job,) = self.runner.run(self.workflow("apply.yml"), Event("push", sha=merge_sha))
+        return job
+
+    def nightly(self) -> JobResult:
+        main = self.github.commit(self.tree, salt=f"merge of #{PR_NUMBER}")
+        (job,) = self.runner.run(
+            self.workflow("drift.yml"), Event("schedule", sha=main, payload={"schedule": "17 3 * * *"})
+        )
+        return job
+
+    def modify_calls(self) -> list[dict[str, object]]:
+        return list(self.emulator.admin.calls(action="ModifyDBInstanceSSL"))
+
+    def artifact(self, job: JobResult, name: str) -> Path:
+        return self.github.artifact_dir(job.run_id, name)
+
+    def all_text(self, *jobs: JobResult) -> str:
+        texts = [job.log + job.summary for job in jobs]
+        texts += [
+            p.read_text(errors="replace")
+            for p in self.github.root.rglob("*")
+            if p.is_file() and "commits" not in p.parts
+        ]
+        return "\n".join(texts)
+
+
+@pytest.fixture
+def gitops(tmp_path: Path) -> Iterator[GitOps]:
+    require_jq()
+    tree = tmp_path / "repository"
+    shutil.copytree(EXAMPLE, tree, ignore=shutil.ignore_patterns("certs", ".state", "reports", "*.plan"))
+    secrets_dir = tmp_path / "secrets"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "NO_COLOR": "1"}
+    made = subprocess.run(
+        ["./bootstrap.sh", str(secrets_dir)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert sorted(p.name for p in (tree / "certs").iterdir()) == ["analytics.crt", "client-ca.crt", "server-ca.crt"]
+    assert not [p for p in tree.rglob("*") if p.is_file() and "PRIVATE KEY" in p.read_text(errors="replace")]
+    keys = {
+        "ANALYTICS_SERVER_KEY": (secrets_dir / "analytics" / "server.key").read_text(),
+        "SERVER_CA_KEY": (secrets_dir / "server-ca" / "server-ca.key").read_text(),
+    }
+    with run_emulator(fleet=tree / "rehearsal" / "fleet.yaml", restart_seconds=0.2) as emulator:
+        github = FakeGitHub(tmp_path / "github")
+        approvals: list[str] = []
+
+        def approve(environment: str) -> bool:
+            approvals.append(environment)
+            return True
+
+        credentials = {"id": emulator.access_key_id, "secret": emulator.access_key_secret}
+        runner = WorkflowRunner(
+            github=github,
+            work_root=tmp_path / "runner",
+            python_bin=BIN,
+            secrets={
+                "RDS_READONLY_ACCESS_KEY_ID": credentials["id"],
+                "RDS_READONLY_ACCESS_KEY_SECRET": credentials["secret"],
+                **keys,
+            },
+            environment_secrets={
+                "production": {
+                    "RDS_APPLY_ACCESS_KEY_ID": credentials["id"],
+                    "RDS_APPLY_ACCESS_KEY_SECRET": credentials["secret"],
+                }
+            },
+            # pip finds rdsssl-reconcile installed already (this test's environment) and downloads nothing.
+            variables={"RDSSSL_RECONCILE": "rdsssl-reconcile", "RDSSSL_ENDPOINT": emulator.endpoint},
+            machine_env={
+                "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",  # this machine is not an ECS instance
+                "PIP_NO_INDEX": "1",
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            },
+            approve=approve,
+        )
+        yield GitOps(tree, keys, emulator, github, runner, approvals)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The pull request: validate, plan, the saved plan as the comment, the file as the artifact.
+
+
+def test_pull_request_comments_the_saved_plan_and_uploads_it(gitops: GitOps) -> None:
+    job = gitops.open_pull_request()
+
+    assert job.conclusion == "success", job.log
+    assert job.step("Plan and save it").outputs == {"exitcode": "2"}  # changes to review
+    assert job.step("Fail on a plan error").outcome == "skipped"
+    saved = gitops.artifact(job, "reviewed-plan") / "reviewed.plan"
+    assert saved.is_file()
+    comment = gitops.github.comment_file(PR_NUMBER, "rds-ssl-plan").read_text()
+
+    # The comment is the saved file rendered, not a second plan.
+    shown = subprocess.run(
+        [sys.executable, "-m", "rdsssl_reconcile", "show", str(saved), "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert comment == shown.stdout
+    assert "**3 instances will restart" in comment
+    for instance in ("pgm-shop-orders", "pgm-shop-analytics", "pgm-shop-billing"):
+        assert f"| `{instance}` | change | **required" in comment
+    assert "| `pgm-shop-payments` | in_sync |" in comment
+    assert comment in job.summary
+
+    plan = json.loads(saved.read_text())
+    assert {i["id"]: (i["status"], i["restart"]) for i in plan["instances"]} == {
+        "pgm-shop-analytics": ("change", "required"),
+        "pgm-shop-billing": ("change", "required"),
+        "pgm-shop-orders": ("change", "required"),
+        "pgm-shop-payments": ("in_sync", "not_required"),
+    }
+    assert gitops.modify_calls() == []  # a pull request reads, never changes
+    assert_no_key_material(gitops.all_text(job), *gitops.keys.values())
+
+
+def test_pull_request_gets_one_comment_updated_on_each_push(gitops: GitOps) -> None:
+    first = gitops.open_pull_request()
+    second = gitops.open_pull_request()
+
+    assert first.conclusion == second.conclusion == "success"
+    comments = list((gitops.github.root / "comments" / f"pr-{PR_NUMBER}").iterdir())
+    assert [c.name for c in comments] == ["rds-ssl-plan.md"]
+    assert "updated the sticky comment" in second.step("Post or update the plan comment").log
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The merge: that artifact, applied behind the environment, then an empty plan.
+
+
+def test_merge_applies_the_reviewed_plan_and_the_replan_is_empty(gitops: GitOps) -> None:
+    reviewed = gitops.open_pull_request()
+    job = gitops.merge()
+
+    assert gitops.approvals == ["production"]
+    assert job.environment == "production"
+    assert job.conclusion == "success", job.log
+    assert f"plan run {reviewed.run_id}" in job.step("Find the pull request's plan run").log
+    assert "Apply: 3 applied" in job.step("Apply exactly the reviewed plan").log
+    replan = job.step("Plan again, expecting nothing to change")
+    assert (replan.outcome, replan.exit_code) == ("success", 0)
+    assert "Plan: 0 to change, 0 restarts, 4 in sync" in replan.log
+    assert sorted(call["instance_id"] for call in gitops.modify_calls()) == [
+        "pgm-shop-analytics",
+        "pgm-shop-billing",
+        "pgm-shop-orders",
+    ]
+    audit = gitops.artifact(job, "audit-log") / "audit.jsonl"
+    assert len(audit.read_text().splitlines()) >= 3
+    # The step summary is the reviewed plan, as the pull request's comment showed it.
+    assert gitops.github.comment_file(PR_NUMBER, "rds-ssl-plan").read_text() in job.summary
+    assert_no_key_material(gitops.all_text(reviewed, job), *gitops.keys.values())
+
+
+def test_merge_waits_for_the_environment_approval(gitops: GitOps) -> None:
+    gitops.open_pull_request()
+    gitops.runner.approve = lambda environment: False
+
+    job = gitops.merge()
+
+    assert job.conclusion == "rejected"
+    assert job.steps == ()
+    assert gitops.modify_calls() == []
+
+
+def test_merge_refuses_a_plan_whose_specs_moved_after_the_review(gitops: GitOps, tmp_path: Path) -> None:
+    """Another change reached main after the review: the reviewed file is refused whole, nothing changes."""
+    gitops.open_pull_request()
+    moved = tmp_path / "moved"
+    shutil.copytree(gitops.tree, moved)
+    billing = moved / "specs" / "billing.yaml"
+    billing.write_text(billing.read_text().replace("validity_days: 365", "validity_days: 180"))
+
+    job = gitops.merge(moved)
+
+    assert job.conclusion == "failure"
+    applied = job.step("Apply exactly the reviewed plan")
+    assert applied.outcome == "failure"
+    assert "pgm-shop-billing" in applied.log
+    assert job.step("Plan again, expecting nothing to change").outcome == "skipped"
+    assert gitops.modify_calls() == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Nightly drift (needs the drift command and its renderers).
+
+
+def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(gitops: GitOps) -> None:
+    gitops.open_pull_request()
+    assert gitops.merge().conclusion == "success"
+    modifies = len(gitops.modify_calls())
+    # Someone turns SSL off in the console.
+    gitops.emulator.admin.set_instance("pgm-shop-orders", ssl={"enabled": False})
+
+    job = gitops.nightly()
+
+    assert job.conclusion == "failure", job.log
+    assert job.step("Drift (read-only)").outputs == {"exitcode": "2"}
+    assert job.step("End with drift's exit code").exit_code == 2
+    reports = gitops.artifact(job, "drift-reports")
+    document = json.loads((reports / "drift.json").read_text())
+    statuses = {i["id"]: i["status"] for i in document["instances"]}
+    assert statuses["pgm-shop-orders"] == "drifted"
+    assert {s for i, s in statuses.items() if i != "pgm-shop-orders"} == {"in_sync"}
+    junit = ET.parse(reports / "drift-junit.xml").getroot()  # noqa: S314 (the tool's own output, in tmp)
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
+    assert any("pgm-shop-orders" in str(name) and case.find("failure") is not None for name, case in cases.items())
+    html = (reports / "drift.html").read_text()
+    assert "pgm-shop-orders" in html
+    assert "<script src=" not in html
+    prometheus = (reports / "rdsssl.prom").read_text()
+    assert "rdsssl_instance_drifted{" in prometheus
+    assert any(
+        line.startswith("rdsssl_instance_drifted{") and "pgm-shop-orders" in line and line.endswith(" 1")
+        for line in prometheus.splitlines()
+    )
+
+    (issue,) = gitops.github.issues()
+    assert issue["state"] == "OPEN"
+    assert issue["labels"] == ["rdsssl-drift"]
+    assert "pgm-shop-orders" in issue["body"]
+    assert issue["body"] == (reports / "drift.md").read_text()
+    assert len(gitops.modify_calls()) == modifies  # drift is read-only
+
+    again = gitops.nightly()
+    assert again.conclusion == "failure"
+    (updated,) = gitops.github.issues()  # the same issue, updated, not a second one
+    assert updated["number"] == issue["number"]
+    assert len(updated["comments"]) == 1
+    assert_no_key_material(gitops.all_text(job, again), *gitops.keys.values())
+
+
+def test_nightly_drift_in_sync_opens_no_issue(gitops: GitOps) -> None:
+    gitops.open_pull_request()
+    assert gitops.merge().conclusion == "success"
+
+    job = gitops.nightly()
+
+    assert job.conclusion == "success", job.log
+    assert job.step("Drift (read-only)").outputs == {"exitcode": "0"}
+    assert job.step("Open or update the drift issue").outcome == "skipped"
+    assert (job.step("End with drift's exit code").exit_code) == 0
+    assert (gitops.artifact(job, "drift-reports") / "drift.json").is_file()
+    assert gitops.github.issues() == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The runner itself: what it refuses, and GitHub's rules it follows.
+
+
+def _every_step() -> list[tuple[str, dict[str, object]]]:
+    steps = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        document = yaml.safe_load(path.read_text())
+        for job in document["jobs"].values():
+            steps += [(path.name, step) for step in job["steps"]]
+    return steps
+
+
+def test_the_example_uses_only_stubbed_actions_and_keeps_secrets_out_of_scripts() -> None:
+    steps = _every_step()
+    assert {name for name, _ in steps} == {"pull-request.yml", "apply.yml", "drift.yml"}
+    for name, step in steps:
+        if "uses" in step:
+            action, _, version = str(step["uses"]).partition("@")
+            assert (action, version) in ACTIONS, f"{name}: {step['uses']}"
+        else:
+            # Values reach scripts through env:, never pasted into the script text (script injection).
+            assert "secrets." not in str(step["run"]), name
+            assert "github.event" not in str(step["run"]), name
+
+
+def _tiny_workflow(tmp_path: Path, steps: list[dict[str, object]]) -> tuple[WorkflowRunner, Path, Event]:
+    github = FakeGitHub(tmp_path / "github")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "hello.txt").write_text("hello\n")
+    workflow = tmp_path / "w.yml"
+    workflow.write_text(
+        yaml.safe_dump({"name": "t", "on": {"push": {}}, "jobs": {"j": {"runs-on": "ubuntu-latest", "steps": steps}}})
+    )
+    runner = WorkflowRunner(github=github, work_root=tmp_path / "runner", python_bin=BIN)
+    return runner, workflow, Event("push", sha=github.commit(tree))
+
+
+def test_an_unknown_action_fails_the_harness(tmp_path: Path) -> None:
+    runner, workflow, event = _tiny_workflow(tmp_path, [{"uses": "actions/github-script@v7", "with": {"script": "1"}}])
+    with pytest.raises(UnsupportedWorkflow, match="actions/github-script@v7"):
+        runner.run(workflow, event)
+
+
+def test_an_unknown_input_of_a_stubbed_action_fails_the_harness(tmp_path: Path) -> None:
+    runner, workflow, event = _tiny_workflow(
+        tmp_path, [{"uses": "actions/checkout@v4", "with": {"submodules": "true"}}]
+    )
+    with pytest.raises(UnsupportedWorkflow, match="submodules"):
+        runner.run(workflow, event)
+
+
+def test_an_unfaked_gh_command_fails_the_harness(tmp_path: Path) -> None:
+    runner, workflow, event = _tiny_workflow(tmp_path, [{"run": "gh pr merge 7 --squash", "env": {"GH_TOKEN": "t"}}])
+    with pytest.raises(UnsupportedWorkflow, match="pr merge"):
+        runner.run(workflow, event)
+
+
+def test_steps_run_in_order_with_outputs_env_and_status_conditions(tmp_path: Path) -> None:
+    runner, workflow, event = _tiny_workflow(
+        tmp_path,
+        [
+            {"uses": "actions/checkout@v4"},
+            {"id": "a", "run": 'echo "n=$(cat hello.txt)" >> "$GITHUB_OUTPUT"; echo "FROM_A=yes" >> "$GITHUB_ENV"'},
+            {"name": "uses both", "run": 'test "$FROM_A" = yes && test "${{ steps.a.outputs.n }}" = hello'},
+            {"name": "fails", "run": "false; echo not reached"},
+            {"name": "after failure", "run": "echo skipped"},
+            {"name": "on failure", "if": "failure()", "run": "echo ran on failure"},
+            {"name": "always", "if": "${{ always() }}", "run": "echo \"${{ steps.a.outputs.missing || 'fallback' }}\""},
+        ],
+    )
+    (job,) = runner.run(workflow, event)
+    assert job.conclusion == "failure"
+    outcomes = {s.name: s.outcome for s in job.steps}
+    assert outcomes["uses both"] == "success", job.log
+    assert (outcomes["fails"], outcomes["after failure"], outcomes["on failure"]) == ("failure", "skipped", "success")
+    assert "not reached" not in job.step("fails").log  # bash -e, as GitHub runs it
+    assert job.step("always").log.strip() == "fallback"
+
+
+def test_expressions_follow_github_rules() -> None:
+    contexts = {"steps": {"s": {"outputs": {"code": "2"}}}, "env": {}, "vars": {}}
+
+    def status(name: str) -> bool:
+        return name != "failure"
+
+    assert condition("steps.s.outputs.code == '2'", contexts, status)
+    assert condition("${{ steps.s.outputs.code != '1' }}", contexts, status)
+    assert not condition("steps.s.outputs.code == '2'", contexts, lambda name: name == "failure")  # implicit success()
+    assert condition("failure() || steps.s.outputs.code == 2", contexts, status)
+    assert condition("'ABC' == 'abc'", contexts, status)  # strings compare case-insensitively
+    assert interpolate("x${{ vars.NOPE || 'd' }}y${{ steps.s.outputs.code }}", contexts) == "xdy2"
+    with pytest.raises(UnsupportedWorkflow, match="hashFiles"):
+        condition("hashFiles('x') != ''", contexts, status)
+    with pytest.raises(UnsupportedWorkflow, match="unknown context"):
+        interpolate("${{ matrix.region }}", contexts)
