@@ -18,9 +18,9 @@ import os
 import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -85,8 +85,9 @@ class GitOps:
         (job,) = self.runner.run(self.workflow("apply.yml"), Event("push", sha=merge_sha))
         return job
 
-    def nightly(self) -> JobResult:
-        main = self.github.commit(self.tree, salt=f"merge of #{PR_NUMBER}")
+    def nightly(self, tree: Path | None = None) -> JobResult:
+        """The scheduled run on main (the merged tree, or ``tree`` when main has moved on since)."""
+        main = self.github.commit(tree or self.tree, salt=f"merge of #{PR_NUMBER}")
         (job,) = self.runner.run(
             self.workflow("drift.yml"), Event("schedule", sha=main, payload={"schedule": "17 3 * * *"})
         )
@@ -280,35 +281,81 @@ def test_merge_refuses_a_plan_whose_specs_moved_after_the_review(gitops: GitOps,
 # Nightly drift (needs the drift command and its renderers).
 
 
+def _ignore_rule() -> dict[str, object]:
+    """The example's one ignore rule, as the example's file states it."""
+    (rule,) = yaml.safe_load((EXAMPLE / "specs" / ".rdsssl-ignore.yaml").read_text())["ignore"]
+    return dict(rule)
+
+
+def _relax_analytics_acl(gitops: GitOps) -> None:
+    """In the console, the data team sets the client-certificate check of pgm-shop-analytics to 'prefer'."""
+    live = gitops.emulator.admin.instance("pgm-shop-analytics")["ssl"]
+    gitops.emulator.admin.set_instance(
+        "pgm-shop-analytics",
+        ssl={
+            "enabled": True,
+            "ca_type": "custom",
+            "endpoints": ["pgm-shop-analytics.pg.rds.aliyuncs.com", "pgm-shop-analyticso.pg.rds.aliyuncs.com"],
+            "server_cert": live["server_cert"],
+            "server_key": gitops.keys["ANALYTICS_SERVER_KEY"],
+            "client_ca_cert": live["client_ca_cert"],
+            "acl": "prefer",
+        },
+    )
+
+
 def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(gitops: GitOps) -> None:
+    from junitparser import Failure, JUnitXml
+    from prometheus_client.parser import text_string_to_metric_families
+
     gitops.open_pull_request()
     assert gitops.merge().conclusion == "success"
     modifies = len(gitops.modify_calls())
-    # Someone turns SSL off in the console.
+    # Someone turns SSL off in the console; the data team relaxes an ACL the ignore file accepts.
     gitops.emulator.admin.set_instance("pgm-shop-orders", ssl={"enabled": False})
+    _relax_analytics_acl(gitops)
 
     job = gitops.nightly()
 
     assert job.conclusion == "failure", job.log
+    assert job.step("Download its audit log").outcome == "success"  # the apply run's evidence
     assert job.step("Drift (read-only)").outputs == {"exitcode": "2"}
     assert job.step("End with drift's exit code").exit_code == 2
     reports = gitops.artifact(job, "drift-reports")
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "drift-junit.xml",
+        "drift.html",
+        "drift.json",
+        "drift.md",
+        "rdsssl.prom",
+    ]
     document = json.loads((reports / "drift.json").read_text())
-    statuses = {i["id"]: i["status"] for i in document["instances"]}
-    assert statuses["pgm-shop-orders"] == "drifted"
-    assert {s for i, s in statuses.items() if i != "pgm-shop-orders"} == {"in_sync"}
-    junit = ET.parse(reports / "drift-junit.xml").getroot()  # noqa: S314 (the tool's own output, in tmp)
-    cases = {case.get("name"): case for case in junit.iter("testcase")}
-    assert any("pgm-shop-orders" in str(name) and case.find("failure") is not None for name, case in cases.items())
+    by_id = {i["id"]: i for i in document["instances"]}
+    assert by_id["pgm-shop-orders"]["status"] == "drifted"
+    assert "ssl.enabled" in {f["field"] for f in by_id["pgm-shop-orders"]["fields"]}
+    acl = next(f for f in by_id["pgm-shop-analytics"]["fields"] if f["field"] == "ssl.client_ca.acl")
+    rule = _ignore_rule()
+    if datetime.now(UTC).date() < rule["expires"]:  # the rule still applies: listed, not counted
+        assert (acl["ignored"], by_id["pgm-shop-analytics"]["status"]) == (True, "in_sync")
+        assert acl["ignore_reason"] == rule["reason"]
+    else:
+        assert (acl["ignored"], by_id["pgm-shop-analytics"]["status"]) == (False, "drifted")
+    assert {by_id[i]["status"] for i in ("pgm-shop-billing", "pgm-shop-payments")} == {"in_sync"}
+
+    cases = {case.name: case for suite in JUnitXml.fromfile(str(reports / "drift-junit.xml")) for case in suite}
+    assert any(isinstance(r, Failure) for r in cases["pgm-shop-orders"].result)
+    assert not any(isinstance(r, Failure) for r in cases["pgm-shop-payments"].result)
+    drifted = {
+        sample.labels["instance"]: sample.value
+        for family in text_string_to_metric_families((reports / "rdsssl.prom").read_text())
+        for sample in family.samples
+        if sample.name == "rdsssl_instance_drifted"
+    }
+    assert drifted["pgm-shop-orders"] == 1
+    assert drifted["pgm-shop-payments"] == 0
     html = (reports / "drift.html").read_text()
     assert "pgm-shop-orders" in html
     assert "<script src=" not in html
-    prometheus = (reports / "rdsssl.prom").read_text()
-    assert "rdsssl_instance_drifted{" in prometheus
-    assert any(
-        line.startswith("rdsssl_instance_drifted{") and "pgm-shop-orders" in line and line.endswith(" 1")
-        for line in prometheus.splitlines()
-    )
 
     (issue,) = gitops.github.issues()
     assert issue["state"] == "OPEN"
@@ -325,6 +372,30 @@ def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(gitops
     assert_no_key_material(gitops.all_text(job, again), *gitops.keys.values())
 
 
+def test_nightly_drift_tells_a_merged_but_unapplied_spec_from_drift(gitops: GitOps, tmp_path: Path) -> None:
+    """Main moved on (orders to be switched off) and nobody applied it: pending, with the apply's evidence."""
+    gitops.open_pull_request()
+    assert gitops.merge().conclusion == "success"
+    moved = tmp_path / "moved"
+    shutil.copytree(gitops.tree, moved)
+    orders = moved / "specs" / "orders.yaml"
+    orders.write_text(
+        orders.read_text().replace(
+            "      enabled: true\n      endpoints: [pgm-shop-orders.pg.rds.aliyuncs.com]\n      certificate: {source: aliyun}\n",
+            "      enabled: false\n",
+        )
+    )
+    assert "enabled: false" in orders.read_text()
+
+    job = gitops.nightly(moved)
+
+    assert job.step("Drift (read-only)").outputs == {"exitcode": "2"}, job.log
+    document = json.loads((gitops.artifact(job, "drift-reports") / "drift.json").read_text())
+    assert {i["id"]: i["status"] for i in document["instances"]}["pgm-shop-orders"] == "pending"
+    (issue,) = gitops.github.issues()
+    assert "pgm-shop-orders" in issue["body"]
+
+
 def test_nightly_drift_in_sync_opens_no_issue(gitops: GitOps) -> None:
     gitops.open_pull_request()
     assert gitops.merge().conclusion == "success"
@@ -334,7 +405,7 @@ def test_nightly_drift_in_sync_opens_no_issue(gitops: GitOps) -> None:
     assert job.conclusion == "success", job.log
     assert job.step("Drift (read-only)").outputs == {"exitcode": "0"}
     assert job.step("Open or update the drift issue").outcome == "skipped"
-    assert (job.step("End with drift's exit code").exit_code) == 0
+    assert job.step("End with drift's exit code").exit_code == 0
     assert (gitops.artifact(job, "drift-reports") / "drift.json").is_file()
     assert gitops.github.issues() == []
 
