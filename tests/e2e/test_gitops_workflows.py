@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -93,7 +94,7 @@ class GitOps:
         )
         return job
 
-    def modify_calls(self) -> list[dict[str, object]]:
+    def modify_calls(self) -> list[dict[str, Any]]:
         return list(self.emulator.admin.calls(action="ModifyDBInstanceSSL"))
 
     def artifact(self, job: JobResult, name: str) -> Path:
@@ -281,7 +282,24 @@ def test_merge_refuses_a_plan_whose_specs_moved_after_the_review(gitops: GitOps,
 # Nightly drift (needs the drift command and its renderers).
 
 
-def _ignore_rule() -> dict[str, object]:
+@pytest.fixture
+def drift_command() -> None:
+    """The nightly job runs ``rdsssl-reconcile drift --report junit=... html=... prometheus=...``: say so when absent."""
+    from rdsssl_reconcile.cli import run
+
+    try:
+        from rdsssl_reconcile.cli.drift_cmd import renderers
+    except ImportError:
+        pytest.fail(
+            "the nightly workflow needs the drift command (rdsssl_reconcile/cli/drift_cmd.py), not on this branch"
+        )
+    missing = {"markdown", "json", "junit", "html", "prometheus"} - set(renderers(max_bytes=65536))
+    if missing:
+        pytest.fail(f"the nightly workflow writes drift reports this version cannot write: {sorted(missing)}")
+    assert run(["drift", "--help"]) == 0
+
+
+def _ignore_rule() -> dict[str, Any]:
     """The example's one ignore rule, as the example's file states it."""
     (rule,) = yaml.safe_load((EXAMPLE / "specs" / ".rdsssl-ignore.yaml").read_text())["ignore"]
     return dict(rule)
@@ -304,7 +322,7 @@ def _relax_analytics_acl(gitops: GitOps) -> None:
     )
 
 
-def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(gitops: GitOps) -> None:
+def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(drift_command: None, gitops: GitOps) -> None:
     from junitparser import Failure, JUnitXml
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -372,7 +390,9 @@ def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(gitops
     assert_no_key_material(gitops.all_text(job, again), *gitops.keys.values())
 
 
-def test_nightly_drift_tells_a_merged_but_unapplied_spec_from_drift(gitops: GitOps, tmp_path: Path) -> None:
+def test_nightly_drift_tells_a_merged_but_unapplied_spec_from_drift(
+    drift_command: None, gitops: GitOps, tmp_path: Path
+) -> None:
     """Main moved on (orders to be switched off) and nobody applied it: pending, with the apply's evidence."""
     gitops.open_pull_request()
     assert gitops.merge().conclusion == "success"
@@ -396,7 +416,7 @@ def test_nightly_drift_tells_a_merged_but_unapplied_spec_from_drift(gitops: GitO
     assert "pgm-shop-orders" in issue["body"]
 
 
-def test_nightly_drift_in_sync_opens_no_issue(gitops: GitOps) -> None:
+def test_nightly_drift_in_sync_opens_no_issue(drift_command: None, gitops: GitOps) -> None:
     gitops.open_pull_request()
     assert gitops.merge().conclusion == "success"
 

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,23 +64,23 @@ def main(argv: list[str]) -> int:
 
 
 def dispatch(state: dict[str, Any], args: Args) -> str:
-    command = tuple(args[:2])
+    command = " ".join(args[:2])
     rest = args[2:]
-    handlers = {
-        ("issue", "list"): issue_list,
-        ("issue", "create"): issue_create,
-        ("issue", "edit"): issue_edit,
-        ("issue", "comment"): issue_comment,
-        ("issue", "close"): issue_close,
-        ("run", "list"): run_list,
-        ("label", "create"): label_create,
+    handlers: dict[str, Callable[[dict[str, Any], Args], str]] = {
+        "issue list": issue_list,
+        "issue create": issue_create,
+        "issue edit": issue_edit,
+        "issue comment": issue_comment,
+        "issue close": issue_close,
+        "run list": run_list,
+        "label create": label_create,
     }
     if args[:1] == ["api"]:
         return api(state, args[1:])
-    handler = handlers.get(command)  # type: ignore[call-overload]
+    handler = handlers.get(command)
     if handler is None:
-        raise Unsupported(f"command {' '.join(args[:2])!r}")
-    return handler(state, rest)  # type: ignore[no-any-return]
+        raise Unsupported(f"command {command!r}")
+    return handler(state, rest)
 
 
 def parse(args: Args, flags: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:

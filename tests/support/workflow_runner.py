@@ -14,7 +14,8 @@ the sticky comment writes its body to a file, setup-python does nothing) and ``g
 action, an action input, an expression function, a ``gh`` command or a job feature that is not stubbed
 here, so the example cannot silently depend on something the tests never ran.
 
-The workspace has the same path for every job (as on GitHub, ``/home/runner/work/REPO/REPO``), emptied
+The event's ``paths``/``branches`` filters are GitHub's business: the test says which workflow an event
+starts. The workspace has the same path for every job (as on GitHub, ``/home/runner/work/REPO/REPO``), emptied
 between jobs: a file saved by one job and read by another must travel as an artifact.
 """
 
@@ -255,9 +256,9 @@ class Expression:
     def _primary(self) -> Any:
         kind, token = self._take()
         if token == "(":
-            value = self._or()
+            inner = self._or()
             self._take(")")
-            return value
+            return inner
         if kind == "num":
             return float(token)
         if kind == "str":
@@ -501,6 +502,7 @@ ACTIONS: dict[tuple[str, str], tuple[frozenset[str], ActionHandler]] = {
     ),
 }
 
+WORKFLOW_KEYS = frozenset({"name", "run-name", "on", True, "permissions", "concurrency", "env", "defaults", "jobs"})
 JOB_KEYS = frozenset(
     {
         "runs-on",
@@ -564,6 +566,11 @@ class WorkflowRunner:
 
     def run(self, workflow_file: Path, event: Event) -> list[JobResult]:
         document = yaml.safe_load(workflow_file.read_text(encoding="utf-8"))
+        unknown = set(document) - WORKFLOW_KEYS
+        if unknown:
+            raise UnsupportedWorkflow(
+                f"{workflow_file.name}: keys not supported by the test runner: {sorted(map(str, unknown))}"
+            )
         triggers = document.get("on", document.get(True))  # YAML 1.1 reads a bare `on:` key as True
         if event.name not in (triggers if isinstance(triggers, dict | list) else [triggers]):
             raise UnsupportedWorkflow(f"{workflow_file.name} is not triggered by {event.name!r} (on: {triggers})")
