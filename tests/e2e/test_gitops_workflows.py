@@ -474,15 +474,18 @@ def test_every_run_step_passes_shellcheck() -> None:
             assert checked.returncode == 0, f"{name}: {step.get('name')}:\n{checked.stdout}"
 
 
-def _tiny_workflow(tmp_path: Path, steps: list[dict[str, object]]) -> tuple[WorkflowRunner, Path, Event]:
+def _tiny_workflow(
+    tmp_path: Path, steps: list[dict[str, object]], permissions: dict[str, str] | None = None
+) -> tuple[WorkflowRunner, Path, Event]:
     github = FakeGitHub(tmp_path / "github")
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "hello.txt").write_text("hello\n")
     workflow = tmp_path / "w.yml"
-    workflow.write_text(
-        yaml.safe_dump({"name": "t", "on": {"push": {}}, "jobs": {"j": {"runs-on": "ubuntu-latest", "steps": steps}}})
-    )
+    job: dict[str, object] = {"runs-on": "ubuntu-latest", "steps": steps}
+    if permissions is not None:
+        job["permissions"] = permissions
+    workflow.write_text(yaml.safe_dump({"name": "t", "on": {"push": {}}, "jobs": {"j": job}}))
     runner = WorkflowRunner(github=github, work_root=tmp_path / "runner", python_bin=BIN)
     return runner, workflow, Event("push", sha=github.commit(tree))
 
@@ -502,9 +505,29 @@ def test_an_unknown_input_of_a_stubbed_action_fails_the_harness(tmp_path: Path) 
 
 
 def test_an_unfaked_gh_command_fails_the_harness(tmp_path: Path) -> None:
-    runner, workflow, event = _tiny_workflow(tmp_path, [{"run": "gh pr merge 7 --squash", "env": {"GH_TOKEN": "t"}}])
+    runner, workflow, event = _tiny_workflow(
+        tmp_path, [{"run": "gh pr merge 7 --squash", "env": {"GH_TOKEN": "${{ github.token }}"}}]
+    )
     with pytest.raises(UnsupportedWorkflow, match="pr merge"):
         runner.run(workflow, event)
+
+
+def test_gh_gets_only_what_the_job_permissions_grant(tmp_path: Path) -> None:
+    """A workflow that forgets a permission fails here as it would on GitHub (HTTP 403)."""
+    runner, workflow, event = _tiny_workflow(
+        tmp_path,
+        [
+            {"name": "no token", "run": "gh issue list"},
+            {"name": "read", "if": "always()", "run": "gh issue list", "env": {"GH_TOKEN": "${{ github.token }}"}},
+            {"name": "write", "if": "always()", "run": "gh label create x", "env": {"GH_TOKEN": "${{ github.token }}"}},
+        ],
+        permissions={"issues": "read"},
+    )
+    (job,) = runner.run(workflow, event)
+    assert "set the GH_TOKEN environment variable" in job.step("no token").log
+    assert job.step("read").outcome == "success", job.log
+    assert job.step("write").outcome == "failure"
+    assert "HTTP 403" in job.step("write").log
 
 
 def test_steps_run_in_order_with_outputs_env_and_status_conditions(tmp_path: Path) -> None:

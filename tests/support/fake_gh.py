@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
         return 2
     root = Path(argv[1])
     args = argv[2:]
-    if not (os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")):
+    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    if not token:
         sys.stderr.write(
             "gh: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN environment variable. Example:\n"
             "  env:\n    GH_TOKEN: ${{ github.token }}\n"
@@ -46,7 +47,14 @@ def main(argv: list[str]) -> int:
         return 4
     state_file = root / "github.json"
     state = json.loads(state_file.read_text(encoding="utf-8"))
+    granted = state.get("tokens", {}).get(token)
+    if granted is None:
+        sys.stderr.write("HTTP 401: Bad credentials (https://api.github.com/graphql)\n")
+        return 1
     try:
+        scope, level = required_permission(args)
+        if LEVELS.index(granted.get(scope, "none")) < LEVELS.index(level):
+            raise GhError(f"HTTP 403: Resource not accessible by integration (the job's token needs {scope}: {level})")
         output = dispatch(state, args)
     except Unsupported as unsupported:
         with (root / "unsupported.log").open("a", encoding="utf-8") as log:
@@ -61,6 +69,25 @@ def main(argv: list[str]) -> int:
     tmp.replace(state_file)
     sys.stdout.write(output)
     return 0
+
+
+LEVELS = ("none", "read", "write")
+#: What each command needs of the job's GITHUB_TOKEN (GitHub's REST permissions for the endpoints gh calls).
+PERMISSIONS = {
+    "issue list": ("issues", "read"),
+    "issue create": ("issues", "write"),
+    "issue edit": ("issues", "write"),
+    "issue comment": ("issues", "write"),
+    "issue close": ("issues", "write"),
+    "label create": ("issues", "write"),
+    "run list": ("actions", "read"),
+}
+
+
+def required_permission(args: Args) -> tuple[str, str]:
+    if args[:1] == ["api"]:
+        return ("pull-requests", "read")  # the one api path supported: commits/SHA/pulls
+    return PERMISSIONS.get(" ".join(args[:2]), ("metadata", "read"))
 
 
 def dispatch(state: dict[str, Any], args: Args) -> str:

@@ -117,6 +117,18 @@ class FakeGitHub:
         state["runs"].append(run)
         self._save(state)
 
+    def issue_token(self, run_id: int, job_id: str, permissions: Mapping[str, str]) -> str:
+        """The job's GITHUB_TOKEN: ``fake_gh.py`` and the stubs grant what its permissions grant, no more."""
+        token = f"ghs_run{run_id}_{job_id}"
+        state = self.state()
+        state.setdefault("tokens", {})[token] = dict(permissions)
+        self._save(state)
+        return token
+
+    def permitted(self, token: str, scope: str, level: str) -> bool:
+        granted = self.state().get("tokens", {}).get(token)
+        return granted is not None and LEVELS.index(granted.get(scope, "none")) >= LEVELS.index(level)
+
     def artifact_dir(self, run_id: int, name: str) -> Path:
         return self.root / "artifacts" / str(run_id) / name
 
@@ -139,6 +151,46 @@ class Event:
     sha: str
     ref: str = "refs/heads/main"
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+LEVELS = ("none", "read", "write")
+SCOPES = (
+    "actions",
+    "attestations",
+    "checks",
+    "contents",
+    "deployments",
+    "discussions",
+    "id-token",
+    "issues",
+    "metadata",
+    "models",
+    "packages",
+    "pages",
+    "pull-requests",
+    "repository-projects",
+    "security-events",
+    "statuses",
+)
+#: A repository whose default GITHUB_TOKEN is "restricted" (GitHub's default for new repositories).
+DEFAULT_PERMISSIONS = {"contents": "read", "packages": "read", "metadata": "read"}
+
+
+def job_permissions(document: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str, str]:
+    """The job's ``permissions`` (else the workflow's, else the restricted default); unlisted scopes: none."""
+    declared = job.get("permissions", document.get("permissions"))
+    if declared is None:
+        return dict(DEFAULT_PERMISSIONS)
+    if declared in ("read-all", "write-all"):
+        return dict.fromkeys(SCOPES, declared.removesuffix("-all"))
+    if not isinstance(declared, Mapping):
+        raise UnsupportedWorkflow(f"permissions: {declared!r} is not supported by the test runner")
+    granted = {"metadata": "read"}
+    for scope, level in declared.items():
+        if scope not in SCOPES or level not in LEVELS:
+            raise UnsupportedWorkflow(f"permissions: {scope}: {level} is not a GitHub permission")
+        granted[str(scope)] = str(level)
+    return granted
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -382,6 +434,7 @@ class StepContext:
     run_id: int
     workspace: Path
     log: list[str]
+    token: str
 
 
 ActionHandler = Callable[[StepContext, Mapping[str, str]], Mapping[str, str]]
@@ -455,6 +508,8 @@ def _download_artifact(ctx: StepContext, inputs: Mapping[str, str]) -> Mapping[s
     run_id_text = inputs.get("run-id", "")
     if run_id_text and not inputs.get("github-token"):
         raise StepFailed("download-artifact: github-token is required to download from another run (run-id)")
+    if run_id_text and not ctx.runner.github.permitted(inputs["github-token"], "actions", "read"):
+        raise StepFailed("download-artifact: HttpError: Resource not accessible by integration (needs actions: read)")
     if inputs.get("run-id") is not None and not run_id_text:
         raise StepFailed("download-artifact: run-id is empty")
     run_id = int(run_id_text) if run_id_text else ctx.run_id
@@ -477,6 +532,11 @@ def _sticky_comment(ctx: StepContext, inputs: Mapping[str, str]) -> Mapping[str,
         body = inputs["message"]
     else:
         raise StepFailed("sticky-pull-request-comment: either message or path input is required")
+    token = inputs.get("GITHUB_TOKEN") or ctx.token
+    if not ctx.runner.github.permitted(token, "pull-requests", "write"):
+        raise StepFailed(
+            "sticky-pull-request-comment: Resource not accessible by integration (needs pull-requests: write)"
+        )
     target = ctx.runner.github.comment_file(int(float(number_text)), inputs.get("header", ""))
     target.parent.mkdir(parents=True, exist_ok=True)
     existed = target.exists()
@@ -497,7 +557,7 @@ ACTIONS: dict[tuple[str, str], tuple[frozenset[str], ActionHandler]] = {
         _download_artifact,
     ),
     ("marocchino/sticky-pull-request-comment", "v2"): (
-        frozenset({"header", "path", "message", "number"}),
+        frozenset({"header", "path", "message", "number", "GITHUB_TOKEN"}),
         _sticky_comment,
     ),
 }
@@ -624,7 +684,7 @@ class WorkflowRunner:
         return ordered
 
     def _contexts(
-        self, document: Mapping[str, Any], event: Event, run_id: int, secrets: Mapping[str, str]
+        self, document: Mapping[str, Any], event: Event, run_id: int, secrets: Mapping[str, str], token: str
     ) -> dict[str, Any]:
         return {
             "github": {
@@ -640,10 +700,10 @@ class WorkflowRunner:
                 "workflow": document.get("name", ""),
                 "workspace": str(self.workspace),
                 "actor": "octocat",
-                "token": "ghs_test-runner-token",
+                "token": token,
             },
             "vars": dict(self.variables),
-            "secrets": {**secrets, "GITHUB_TOKEN": "ghs_test-runner-token"},
+            "secrets": {**secrets, "GITHUB_TOKEN": token},
             "runner": {"os": "Linux", "arch": "X64", "temp": str(self.work_root / "runner-temp")},
             "env": {},
             "steps": {},
@@ -668,7 +728,8 @@ class WorkflowRunner:
         environment = job.get("environment")
         environment_name = environment.get("name") if isinstance(environment, Mapping) else environment
         secrets = {**self.secrets, **(self.environment_secrets.get(environment_name, {}) if environment_name else {})}
-        contexts = self._contexts(document, event, run_id, secrets)
+        token = self.github.issue_token(run_id, job_id, job_permissions(document, job))
+        contexts = self._contexts(document, event, run_id, secrets, token)
         needs_ok = all(done[n].conclusion == "success" for n in _as_list(job.get("needs")))
 
         def job_status(name: str) -> bool:
@@ -780,7 +841,7 @@ class WorkflowRunner:
                 f"{workflow}: {step['uses']}: inputs not supported by its stub: {sorted(unknown)}"
             )
         log: list[str] = []
-        ctx = StepContext(self, event, run_id, self.workspace, log)
+        ctx = StepContext(self, event, run_id, self.workspace, log, str(contexts["github"]["token"]))
         try:
             outputs = handler(ctx, inputs)
         except StepFailed as failure:
