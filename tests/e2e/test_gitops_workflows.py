@@ -211,6 +211,22 @@ def test_pull_request_comments_the_saved_plan_and_uploads_it(gitops: GitOps) -> 
     assert_no_key_material(gitops.all_text(job), *gitops.keys.values())
 
 
+def test_pull_request_with_a_plan_error_still_comments_then_fails(gitops: GitOps) -> None:
+    """A spec naming an instance that does not exist: the reviewer sees why in the comment; the check is red."""
+    (gitops.tree / "specs" / "typo.yaml").write_text(
+        "instances:\n  - id: pgm-shop-ordres\n    region: cn-hangzhou\n    ssl: {enabled: false}\n"
+    )
+
+    job = gitops.open_pull_request()
+
+    assert job.conclusion == "failure"
+    assert job.step("Plan and save it").outputs == {"exitcode": "1"}
+    assert job.step("Fail on a plan error").outcome == "failure"
+    comment = gitops.github.comment_file(PR_NUMBER, "rds-ssl-plan").read_text()
+    assert "pgm-shop-ordres" in comment
+    assert (gitops.artifact(job, "reviewed-plan") / "reviewed.plan").is_file()
+
+
 def test_pull_request_gets_one_comment_updated_on_each_push(gitops: GitOps) -> None:
     first = gitops.open_pull_request()
     second = gitops.open_pull_request()
