@@ -405,6 +405,16 @@ def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(drift_
     assert len(updated["comments"]) == 1
     assert_no_key_material(gitops.all_text(job, again), *gitops.keys.values())
 
+    # Put it right the GitOps way (a pull request's plan, applied on merge): the next night closes the issue.
+    assert gitops.open_pull_request().conclusion == "success"
+    assert "| `pgm-shop-orders` | change |" in gitops.github.comment_file(PR_NUMBER, "rds-ssl-plan").read_text()
+    assert gitops.merge().conclusion == "success"  # orders' SSL back on, analytics' ACL back to verify-ca
+    fixed = gitops.nightly()
+    assert fixed.conclusion == "success", fixed.log
+    (closed,) = gitops.github.issues()
+    assert closed["state"] == "CLOSED"
+    assert closed["comments"][-1].startswith("No drift found by https://github.com/")
+
 
 def test_nightly_drift_tells_a_merged_but_unapplied_spec_from_drift(
     drift_command: None, gitops: GitOps, tmp_path: Path
