@@ -69,7 +69,7 @@ SAVED_ONLY_KEYS: Final = ("kind", "desired", "origin")
 
 
 def saved_plan_document(
-    plan: Plan, desired: tuple[DesiredInstance, ...], *, origin: Mapping[str, str] | None = None
+    plan: Plan, desired: tuple[DesiredInstance, ...], *, origin: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     document = plan_to_json(plan, tool_version=__version__)
     document["kind"] = KIND
@@ -93,7 +93,9 @@ def origin_of(plan_path: Path, directory: Path) -> dict[str, str]:
     }
 
 
-def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> None:
+def write_plan(
+    path: Path, plan: Plan, desired: tuple[DesiredInstance, ...], *, selection: Mapping[str, Any] | None = None
+) -> None:
     """Write atomically, so an interrupted run never leaves half a plan that apply could read.
 
     The atomic rename replaces whatever has the name: a device or a FIFO given as the file (as root,
@@ -105,7 +107,10 @@ def write_plan(path: Path, plan: Plan, desired: tuple[DesiredInstance, ...]) -> 
         existing = None
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         raise PlanFileError(f"{visible(str(path))}: not a regular file; a saved plan is written as a regular file")
-    document = saved_plan_document(plan, desired, origin=origin_of(path, Path.cwd()))
+    origin: dict[str, Any] = origin_of(path, Path.cwd())
+    if selection:
+        origin["selection"] = dict(selection)  # --region / --select: apply PLANFILE selects the same instances
+    document = saved_plan_document(plan, desired, origin=origin)
     text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)

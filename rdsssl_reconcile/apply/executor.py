@@ -107,6 +107,9 @@ class InstanceResult:
     remaining: tuple[str, ...] = ()
     still_busy: bool = False  # timed out while the instance was (or may be) still restarting
     sent: Sent = Sent.NOTHING
+    #: The live state (``live_to_json``) that proved the instance in sync, for the audit log's result
+    #: record: drift tells a spec not yet applied from live drift by it. Not part of the JSON outcome.
+    proven_live: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -272,8 +275,19 @@ class Executor:
             )
         result = replace(result, elapsed_seconds=self.clock.monotonic() - started)
         if item.id in self._attempted or result.outcome is Outcome.ALREADY_IN_SYNC:
+            # In sync and proved: the applied state (spec digest and live read) is drift's baseline.
+            applied = (
+                {"region": item.region, "desired_digest": desired.digest(), "live": result.proven_live}
+                if result.proven_live is not None
+                else {}
+            )
             self._audit(
-                "result", instance=item.id, outcome=result.outcome.value, modify=result.sent.value, detail=result.detail
+                "result",
+                instance=item.id,
+                outcome=result.outcome.value,
+                modify=result.sent.value,
+                detail=result.detail,
+                **applied,
             )
         self.reporter.finished(result)
         return result
@@ -380,6 +394,7 @@ class Executor:
                 outcome=Outcome.ALREADY_IN_SYNC,
                 detail="already in the desired state (another run or someone else made the change); nothing sent"
                 + (f" after {waited}" if waited else ""),
+                proven_live=current.live,
             )
         moved = instance_moves(item.to_json(), current.to_json())
         if moved:
@@ -631,6 +646,7 @@ class Executor:
                 request_id=request_id,
                 restart_seconds=restart_seconds,
                 sent=Sent.ACCEPTED,
+                proven_live=proof.live,
             )
         remaining = tuple(f"{c.field}: {c.before} -> {c.after}" for c in proof.changes) or proof.reasons
         return InstanceResult(

@@ -42,11 +42,17 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("rdsssl_reconcile.cli.plan_cmd:schema", "Print the JSON Schema of the spec format."),
     "show": ("rdsssl_reconcile.cli.show_cmd:show", "Show a saved plan exactly as reviewed (offline)."),
     "apply": ("rdsssl_reconcile.cli.apply_cmd:apply", "Carry out a plan, safely, and prove it landed."),
+    "drift": ("rdsssl_reconcile.cli.drift_cmd:drift", "Report drift from the specs, and why (read-only)."),
     "certs": ("rdsssl_reconcile.cli.certs_cmd:certs", "Create CAs, issue, inspect and check certificates."),
     "probe": (
         "rdsssl_reconcile.cli.probe_cmd:probe",
         "Check the API's answers against the tool's assumptions (read-only).",
     ),
+    "import": (
+        "rdsssl_reconcile.cli.import_cmd:import_",
+        "Write specs that describe the live SSL configuration (read-only).",
+    ),
+    "merge": ("rdsssl_reconcile.cli.merge_cmd:merge", "Merge JSON plans or drift reports (CI shards) into one."),
     "emulator": ("rdsssl_reconcile.cli.emulator_cmd:emulator", "Run the local RDS OpenAPI emulator."),
 }
 

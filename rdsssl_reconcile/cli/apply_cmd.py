@@ -36,7 +36,8 @@ from rdsssl_reconcile.cli.options import (
     paths_argument,
     timeout_option,
 )
-from rdsssl_reconcile.cli.runner import check_declared, plan_specs, render_plan, session, targeted
+from rdsssl_reconcile.cli.runner import check_declared, plan_specs, render_plan, selected, session, targeted
+from rdsssl_reconcile.cli.select_options import selection_options
 from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
@@ -62,6 +63,7 @@ from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.secretfiles import refuse_existing
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
+from rdsssl_reconcile.spec.selection import EVERY_INSTANCE, Selection, parse_selection, selection_from_json
 from rdsssl_reconcile.textsafe import listing, visible
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -95,6 +97,7 @@ def _replan_saved(
     parallelism: int,
     now: datetime,
     targets: set[str] | None,
+    selection: Selection = EVERY_INSTANCE,
 ) -> tuple[Plan, tuple[str, ...]]:
     """The plan to carry out (as of now), once the saved plan is proven to be exactly what it says.
 
@@ -111,7 +114,7 @@ def _replan_saved(
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
     live = read_live(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
     try:
-        specs_then = load_specs(spec_paths, now=then)
+        specs_then = selected(load_specs(spec_paths, now=then), selection)
     except UserError as exc:
         raise PlanFileError(
             f"the specs cannot be read as of the plan's time ({then:%Y-%m-%d %H:%M:%S} UTC), so the saved plan "
@@ -353,6 +356,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     metavar="SECONDS",
     help="Seconds between heartbeat lines of an instance in progress (plain and json progress).",
 )
+@selection_options
 @timeout_option
 @now_option
 @_errors_as_json
@@ -361,6 +365,8 @@ def apply(
     endpoint: str | None,
     auto_approve: bool,
     targets: tuple[str, ...],
+    regions: tuple[str, ...],
+    selects: tuple[str, ...],
     allow_restart: tuple[str, ...],
     parallelism: int,
     max_restarts: int,
@@ -392,8 +398,15 @@ def apply(
     saved: dict[str, Any] | None = None
     workdir: Path | None = None
     reading_from: str | None = None
+    selection = parse_selection(regions, selects)
     if _is_plan_file(paths):
         saved = read_plan(paths[0])
+        if not selection.empty:
+            raise UserError(
+                f"{selection.describe()}: a saved plan applies the selection it was made with; "
+                "apply a subset of it with --target ID"
+            )
+        selection = selection_from_json((saved.get("origin") or {}).get("selection"))
         spec_paths = [Path(p) for p in saved.get("spec_paths") or ["specs"]]
         location = locate_specs(saved, paths[0], Path.cwd(), visible(str(paths[0])))
         if location.directory.resolve() != Path.cwd().resolve():
@@ -433,6 +446,7 @@ def apply(
     ):
         if saved is not None:
             _check_same_target(saved, connection.target.to_json())
+        spec_set = selected(spec_set, selection)
         by_id = spec_set.by_id()
         # A typo in an instance id is a user mistake: refused before the first cloud call.
         check_declared("--target", targets, by_id)
@@ -461,6 +475,7 @@ def apply(
                 parallelism=parallelism,
                 now=clock.now(),
                 targets=target_filter,
+                selection=selection,
             )
             if applied:
                 now_in_sync = f"{listed(applied)} {'is' if len(applied) == 1 else 'are'} now in sync"

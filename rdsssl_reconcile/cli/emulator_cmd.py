@@ -21,6 +21,7 @@ import click
 from rdsssl_reconcile.cli.options import FiniteFloatRange
 from rdsssl_reconcile.emulator.app import EmulatorApp
 from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_SECRET, default_keys
+from rdsssl_reconcile.emulator.postgres import back_instances, parse_backed_option
 from rdsssl_reconcile.emulator.server import EmulatorServer
 from rdsssl_reconcile.emulator.settings import (
     CONNECTION_STRING_FORMATS,
@@ -73,6 +74,16 @@ def emulator() -> None:
     "--seed", default=0, type=click.IntRange(0, 2**63 - 1), show_default=True, help="Seed of the fault-injection RNG."
 )
 @click.option("--quiet", is_flag=True, help="Do not log a line per request on stderr.")
+@click.option(
+    "--backed",
+    metavar="all|ID[,ID...]",
+    help="Back these instances (or all) with real PostgreSQL servers on 127.0.0.1 (docs/emulator.md, Backed instances).",
+)
+@click.option(
+    "--postgres-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where backed instances' clusters live [beside --state, or under $XDG_STATE_HOME].",
+)
 def serve(
     host: str,
     port: int,
@@ -87,6 +98,8 @@ def serve(
     access_key_secret: str | None,
     seed: int,
     quiet: bool,
+    backed: str | None,
+    postgres_dir: Path | None,
 ) -> int:
     """Serve the emulated RDS API until SIGINT/SIGTERM.
 
@@ -106,10 +119,18 @@ def serve(
         raise click.BadParameter(str(exc), param_hint="'--setting'") from None
     keys = default_keys(access_key_id, access_key_secret)
     app = EmulatorApp.create(fleet=fleet, state_file=state, settings=settings, keys=keys, seed=seed)
+    backed_ids = parse_backed_option(backed)
+    if backed is not None and backed_ids is None:
+        raise click.BadParameter("expected 'all' or instance ids separated by commas", param_hint="'--backed'")
     try:
         server = EmulatorServer(app, host=host, port=port)
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        backing = back_instances(app.backend, backed=backed_ids, directory=postgres_dir, state_file=state)
+    except BaseException:
+        server.stop()
+        raise
 
     if not quiet:
         handler = logging.StreamHandler(sys.stderr)
@@ -123,7 +144,7 @@ def serve(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     server.start()
     secret = keys[0].access_key_secret if keys[0].access_key_secret == DEFAULT_ACCESS_KEY_SECRET else "<your secret>"
     click.echo(server.endpoint)
@@ -135,11 +156,16 @@ def serve(
     count = len(app.backend.instance_ids())
     where = f", state in {state}" if state else ""
     click.echo(f"Emulating {count} instance{'s' if count != 1 else ''}{where}. Ctrl-C to stop.", err=True)
+    if backing is not None:
+        for instance_id, pg_port in backing.ports().items():
+            click.echo(f"Backed: {instance_id} is PostgreSQL on 127.0.0.1:{pg_port}", err=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
         server.stop()
+        if backing is not None:
+            backing.stop_all()
         for sig, handler_ in previous.items():
             signal.signal(sig, handler_)
     click.echo("Emulator stopped.", err=True)

@@ -22,6 +22,7 @@ from rdsssl_reconcile.cli.options import (
     resolve_now,
     timeout_option,
 )
+from rdsssl_reconcile.cli.select_options import selection_options
 from rdsssl_reconcile.errors import UserError
 from rdsssl_reconcile.planning.model import Plan
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
@@ -144,6 +145,7 @@ def _validate_json(spec_set: SpecSet) -> dict[str, Any]:
     metavar="ID",
     help="Plan only this instance (repeatable): nothing else is read or shown. Not with --out.",
 )
+@selection_options
 @parallelism_option
 @timeout_option
 @now_option
@@ -155,6 +157,8 @@ def plan(
     detailed_exitcode: bool,
     max_bytes: int,
     targets: tuple[str, ...],
+    regions: tuple[str, ...],
+    selects: tuple[str, ...],
     parallelism: int,
     timeout: float,
     now: str | None,
@@ -162,6 +166,7 @@ def plan(
     """Show what would change on each instance, and which changes restart it (and for how long)."""
     from rdsssl_reconcile.cli.runner import build_plan, echo_plan
     from rdsssl_reconcile.planning.outcome import Verdict, assess, declared_ssl, plan_exit_code
+    from rdsssl_reconcile.spec.selection import parse_selection
 
     spec_paths = _spec_paths(paths)
     with document_on_error(output_format, command="plan"):
@@ -170,10 +175,12 @@ def plan(
                 "--target cannot be combined with --out: a saved plan covers every declared instance "
                 "(apply a subset of it with 'apply PLANFILE --target ID')"
             )
+        selection = parse_selection(regions, selects)
         if out is not None:
             check_writable_out(out)  # before any cloud call: a plan that cannot be saved is not worth reading
         result = build_plan(
             spec_paths,
+            selection=selection,
             endpoint=endpoint,
             parallelism=parallelism,
             timeout=timeout,
@@ -188,7 +195,9 @@ def plan(
     if out is not None:
         from rdsssl_reconcile.planfile import write_plan
 
-        write_plan(out, result.plan, result.spec_set.instances)
+        write_plan(
+            out, result.plan, result.spec_set.instances, selection=None if selection.empty else selection.to_json()
+        )
         click.echo(
             f"Saved the plan to {visible(str(out))}; apply it with: rdsssl-reconcile apply {visible(str(out))}",
             err=True,

@@ -27,6 +27,7 @@ from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.render.markdown import render_markdown
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
+from rdsssl_reconcile.spec.selection import EVERY_INSTANCE, Selection, select
 from rdsssl_reconcile.textsafe import visible
 
 
@@ -85,6 +86,11 @@ def targeted(spec_set: SpecSet, targets: Iterable[str]) -> SpecSet:
     return replace(spec_set, instances=tuple(i for i in spec_set.instances if i.id in wanted))
 
 
+def selected(spec_set: SpecSet, selection: Selection) -> SpecSet:
+    """Only the instances ``--region`` / ``--select`` choose: the others are not read, shown or done."""
+    return replace(spec_set, instances=select(spec_set.instances, selection))
+
+
 def plan_specs(
     spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
 ) -> Plan:
@@ -110,9 +116,10 @@ def build_plan(
     timeout: float,
     now: datetime,
     targets: Iterable[str] = (),
+    selection: Selection = EVERY_INSTANCE,
 ) -> PlanResult:
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=now) as (spec_set, connection):
-        spec_set = targeted(spec_set, targets)
+        spec_set = targeted(selected(spec_set, selection), targets)
         plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now)
         return PlanResult(spec_set=spec_set, plan=plan, connection=connection)
 

@@ -3,7 +3,7 @@ plus an expiry section, the unmanaged instances of scanned regions and a coverag
 
 Why a model of its own: every drift format (text, JSON, Markdown, JUnit, HTML, Prometheus) is a function of
 these values, and ``merge`` rebuilds them from JSON, so the report is one set of frozen values with one JSON
-form (:func:`report_to_json` / :func:`report_from_json`, documented in ``docs/drift-format.md`` and checked
+form (:func:`report_to_json` / :func:`report_from_json`, documented in ``docs/drift.md`` and checked
 against ``drift.schema.json``). Nothing here is secret: certificates appear as summaries and fingerprints.
 
 The differences themselves are the planner's field changes (one diff, many views): ``expected`` is what the
@@ -217,6 +217,10 @@ class DriftReport:
     spec_paths: tuple[str, ...] = ()
     unmanaged: tuple[UnmanagedInstance, ...] = ()
     coverage: Coverage | None = None
+    #: Where the applied-state evidence was looked for (``audit log ~/.local/state/...: 3 applied``).
+    baseline: str = ""
+    #: Report-wide notes: expired ignore rules, torn audit lines, the API readings met.
+    notes: tuple[str, ...] = ()
 
     @property
     def summary(self) -> DriftSummary:
@@ -269,6 +273,8 @@ def report_to_json(report: DriftReport, *, tool_version: str) -> dict[str, Any]:
         "expiry": [e.to_json() for e in report.expiry],
         "unmanaged": [u.to_json() for u in report.unmanaged],
         "coverage": None if report.coverage is None else report.coverage.to_json(),
+        "baseline": report.baseline,
+        "notes": list(report.notes),
     }
 
 
@@ -331,4 +337,6 @@ def report_from_json(data: dict[str, Any]) -> DriftReport:
         coverage=None
         if coverage is None
         else Coverage(regions=tuple(coverage["regions"]), managed=coverage["managed"], scanned=coverage["scanned"]),
+        baseline=data.get("baseline", ""),
+        notes=tuple(data.get("notes", ())),
     )

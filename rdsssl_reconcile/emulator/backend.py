@@ -20,12 +20,12 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from rdsssl_reconcile.errors import PemError
+from rdsssl_reconcile.errors import PemError, UserError
 from rdsssl_reconcile.pki.authority import CertificateAuthority, KeyType
 from rdsssl_reconcile.pki.pem import PrivateKey, load_certificate, load_private_key
 
@@ -40,7 +40,7 @@ from .certificates import (
 )
 from .clock import BusinessClock
 from .errors import ServiceError, instance_not_found
-from .fleet import FleetError, instance_to_entry, iso_z, parse_entries, parse_ssl_state, ssl_to_entry
+from .fleet import FleetError, did_you_mean, instance_to_entry, iso_z, parse_entries, parse_ssl_state, ssl_to_entry
 from .models import (
     ACL_VALUES,
     LOCAL_DISK_STORAGE,
@@ -160,6 +160,27 @@ def require_update(ssl: SslState, now: datetime, *, days: float) -> RequireUpdat
 OnChange = Callable[[str], None]  # receives the state serialised as JSON text
 
 
+class ServerBacking(Protocol):
+    """Real servers behind backed instances (``postgres.PostgresBacking``); the backend only tells it what
+    to serve and asks whether a restart is over, so the busy window covers the real restart."""
+
+    def reconfigure(self, instance_id: str, request_id: str, ssl: SslState) -> None: ...
+
+    def restart_state(self, instance_id: str, request_id: str) -> str: ...  # pending | done | failed
+
+    def sync(self, wanted: Mapping[str, SslState]) -> None: ...
+
+    def address(self, instance_id: str) -> tuple[str, int] | None: ...
+
+
+def served_ssl(instance: Instance) -> SslState:
+    """What a backed instance's server serves: a modify in flight that will succeed is already written."""
+    pending = instance.pending
+    if pending is not None and pending.outcome is Outcome.SUCCESS:
+        return pending.target
+    return instance.ssl
+
+
 class RdsBackend:
     """State and rules of the emulated RDS API."""
 
@@ -195,6 +216,7 @@ class RdsBackend:
         self._extra_state: Callable[[], dict[str, Any]] | None = None
         #: What the last :meth:`restore` found beside the backend's own keys, for the gateway to load.
         self.restored_extra: dict[str, Any] = {}
+        self._backing: ServerBacking | None = None
 
     # ----------------------------------------------------------------- configuration
 
@@ -231,6 +253,41 @@ class RdsBackend:
         with self._lock:
             self._changed()
 
+    # ----------------------------------------------------------------- real servers (backed instances)
+
+    def set_backing(self, backing: ServerBacking | None) -> None:
+        """Serve backed instances through ``backing`` from now on (starting their servers now)."""
+        with self._lock:
+            self._backing = backing
+            self._sync_backing()
+
+    @property
+    def backing(self) -> ServerBacking | None:
+        return self._backing
+
+    def mark_backed(self, instance_ids: Iterable[str]) -> None:
+        """Make these instances backed (``--backed``); an unknown id is a :class:`UserError` naming it."""
+        with self._lock:
+            ids = tuple(instance_ids)
+            unknown = [i for i in ids if i not in self._instances]
+            if unknown:
+                names = "; ".join(f"{i!r}{did_you_mean(i, self._instances)}" for i in unknown)
+                raise UserError(f"--backed: no instance {names} in the fleet")
+            for instance_id in ids:
+                if not self._instances[instance_id].backed:
+                    self._store(replace(self._instances[instance_id], backed=True))
+            self._changed()
+            self._sync_backing()
+
+    def backed_address(self, instance_id: str) -> tuple[str, int] | None:
+        """Where a backed instance's server listens (DescribeDBInstanceNetInfo reports its port)."""
+        backing = self._backing
+        return None if backing is None else backing.address(instance_id)
+
+    def _sync_backing(self) -> None:
+        if self._backing is not None:
+            self._backing.sync({i.id: served_ssl(i) for i in self._instances.values() if i.backed})
+
     # ----------------------------------------------------------------- fleet management (admin)
 
     def reset(self, instances: Iterable[Instance] = (), *, clock_offset_seconds: float = 0.0) -> None:
@@ -246,6 +303,7 @@ class RdsBackend:
             self._modification_index.clear()
             self._add(instances)
             self._changed()
+            self._sync_backing()
 
     def add_instances(self, instances: Iterable[Instance]) -> tuple[str, ...]:
         with self._lock:
@@ -255,6 +313,7 @@ class RdsBackend:
                 raise FleetError("add_instances", [f"instance {i!r} already exists" for i in clashes])
             added = self._add(instances)
             self._changed()
+            self._sync_backing()
             return added
 
     def _add(self, instances: Iterable[Instance]) -> tuple[str, ...]:
@@ -333,6 +392,7 @@ class RdsBackend:
                 self._finish(current.pending.request_id, self.clock.now(), "cancelled")
             self._store(updated)
             self._changed()
+            self._sync_backing()  # an edit behind the API's back: the real server follows it (a restart)
             return updated
 
     # ----------------------------------------------------------------- clock (admin)
@@ -367,7 +427,47 @@ class RdsBackend:
             raise instance_not_found(modify=modify)
         if instance.pending is not None:
             instance = self._settle(instance, self.clock.now())
+        if instance.pending is None and self._settings.cloud_cert_auto_renew_days is not None:
+            instance = self._auto_renew(instance, self.clock.now())
         return instance
+
+    def _auto_renew(self, instance: Instance, now: datetime) -> Instance:
+        """Alibaba Cloud's own renewal of a cloud certificate (``cloud_cert_auto_renew_days``), lazily on read.
+
+        Issued at the scheduled moment (``expires_at`` minus the setting) of business time, not at the read,
+        and again for every period a clock jump skipped, so the answer does not depend on when anyone looked.
+        """
+        ssl = instance.ssl
+        days = self._settings.cloud_cert_auto_renew_days
+        if days is None or not ssl.enabled or ssl.ca_type != "aliyun" or ssl.expires_at is None or not ssl.endpoints:
+            return instance
+        lead = timedelta(days=days)
+        renew_at = ssl.expires_at - lead
+        if now < renew_at:
+            return instance
+        # Each renewal lasts cloud_cert_days and is renewed `lead` before its end: one period per renewal.
+        period = timedelta(days=self._settings.cloud_cert_days) - lead
+        issued_at = renew_at + period * ((now - renew_at) // period)
+        issued = issue_cloud_certificate(
+            self._ca,
+            ssl.endpoints[0],
+            issued_at=issued_at,
+            days=self._settings.cloud_cert_days,
+            key=KeyType(self._settings.cloud_key_type).generate(),
+        )
+        renewed = replace(
+            instance,
+            ssl=replace(
+                ssl,
+                server_cert=issued.cert_pem,
+                server_key=issued.key_pem,
+                issued_at=issued.issued_at,
+                expires_at=issued.expires_at,
+            ),
+        )
+        self._store(renewed)
+        self._changed()
+        return renewed
 
     def instance_ids(self) -> tuple[str, ...]:
         with self._lock:
@@ -499,6 +599,10 @@ class RdsBackend:
             self._modification_index[request_id] = len(self._modifications)
             self._modifications.append(modification)
             self._changed()
+            if instance.backed and self._backing is not None and outcome is not Outcome.NEVER:
+                # The real restart starts now; the instance stays busy until it is over (see _settle).
+                served = target if outcome is Outcome.SUCCESS else instance.ssl
+                self._backing.reconfigure(instance.id, request_id, served)
             return modification
 
     def _check_eligible(self, instance: Instance) -> None:
@@ -678,11 +782,18 @@ class RdsBackend:
         pending = instance.pending
         if pending is None or pending.outcome is Outcome.NEVER or now < pending.busy_until:
             return instance
-        if pending.outcome is Outcome.SUCCESS:
+        outcome = pending.outcome
+        if instance.backed and self._backing is not None:
+            restart = self._backing.restart_state(instance.id, pending.request_id)
+            if restart == "pending":
+                return instance  # busy until the real server accepts again
+            if restart == "failed":
+                outcome = Outcome.FAILED  # the server refused the new settings and runs the old ones
+        if outcome is Outcome.SUCCESS:
             settled = replace(
                 instance, ssl=pending.target, status="Running", last_modify_status="success", pending=None
             )
-        elif pending.outcome is Outcome.IGNORED:
+        elif outcome is Outcome.IGNORED:
             settled = replace(instance, status="Running", last_modify_status="success", pending=None)
         else:
             settled = replace(
@@ -693,7 +804,7 @@ class RdsBackend:
                 pending=None,
             )
         self._store(settled)
-        self._finish(pending.request_id, pending.busy_until, pending.outcome.value)
+        self._finish(pending.request_id, pending.busy_until, outcome.value)
         return settled
 
     def _settle_all(self) -> None:

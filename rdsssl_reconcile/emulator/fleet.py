@@ -69,6 +69,7 @@ ENTRY_KEYS = (
     "ssl",
     "last_modify_status",
     "modify_status_reason",
+    "backed",
 )
 SSL_KEYS = (
     "enabled",
@@ -407,6 +408,7 @@ def parse_entry(
         )
         or "",
         modify_status_reason=status_reason or "",
+        backed=reader.boolean(data, "backed", path, False),
     )
     return instance if given_id is not None and given_region is not None else None
 
@@ -527,7 +529,7 @@ def ssl_to_entry(ssl: SslState, *, secrets: bool) -> dict[str, Any]:
 def instance_to_entry(instance: Instance, *, secrets: bool) -> dict[str, Any]:
     """The fleet-format entry of ``instance``. With ``secrets=False`` the server key becomes its
     public-key SHA-256 (``server_key_public_sha256``), which is what admin ``instance()`` returns."""
-    return {
+    entry: dict[str, Any] = {
         "id": instance.id,
         "region": instance.region,
         "zone_id": instance.zone_id,
@@ -552,6 +554,9 @@ def instance_to_entry(instance: Instance, *, secrets: bool) -> dict[str, Any]:
         "last_modify_status": instance.last_modify_status,
         "modify_status_reason": instance.modify_status_reason,
     }
+    if instance.backed:
+        entry["backed"] = True  # only when set: entries of plain instances stay as they were
+    return entry
 
 
 def parse_ssl_state(raw: Any, *, endpoints: tuple[Endpoint, ...], source: str, now: datetime) -> SslState:

@@ -108,6 +108,8 @@ class Instance:
     last_modify_status: str = "success"
     modify_status_reason: str = ""
     pending: PendingModify | None = None
+    #: Served by a real PostgreSQL server (``postgres.py``) while a backing is attached to the backend.
+    backed: bool = False
 
     def endpoint(self, host: str) -> Endpoint | None:
         wanted = host.strip().rstrip(".").lower()

@@ -102,6 +102,10 @@ def _private_ip(host: str) -> str:
 class RdsResponses:
     """One method per emulated action: ``(params, context) -> JSON body``."""
 
+    def _port(self, instance: Instance, declared: int) -> int:
+        served = self.backend.backed_address(instance.id) if instance.backed else None
+        return served[1] if served else declared
+
     def __init__(self, backend: RdsBackend) -> None:
         self.backend = backend
 
@@ -225,7 +229,7 @@ class RdsResponses:
         instance = self.backend.get_instance(_required(params, "DBInstanceId"))
         attribute: Body = {
             **self._list_item(instance),
-            "Port": str(instance.primary_endpoint.port),
+            "Port": str(self._port(instance, instance.primary_endpoint.port)),
             "DBInstanceStorage": instance.storage_gb,
             "DBInstanceCPU": "2",
             "DBInstanceMemory": 4096,
@@ -247,13 +251,16 @@ class RdsResponses:
     def describe_db_instance_net_info(self, params: Params, context: RequestContext) -> Body:
         instance = self.backend.get_instance(_required(params, "DBInstanceId"))
         network = self._network(instance)
+        # A backed instance keeps its endpoint names (the names its certificate must cover) and reports the
+        # address and port its real server listens on: a client connects there and verifies the name.
+        served = self.backend.backed_address(instance.id) if instance.backed else None
         infos: list[Body] = [
             {
                 "ConnectionString": e.host,
                 "ConnectionStringType": e.connection_string_type,
-                "IPAddress": _private_ip(e.host) if e.ip_type == "Private" else "47.96.0.1",
+                "IPAddress": served[0] if served else (_private_ip(e.host) if e.ip_type == "Private" else "47.96.0.1"),
                 "IPType": e.ip_type,
-                "Port": str(e.port),
+                "Port": str(served[1] if served else e.port),
                 "VPCId": network["VpcId"] if e.ip_type == "Private" else "",
                 "VSwitchId": network["VSwitchId"] if e.ip_type == "Private" else "",
                 "Upgradeable": "Disabled",

@@ -68,6 +68,14 @@ class EmulatorSettings:
         check_custom_cert_hostname: refuse a custom certificate that does not cover every ``ConnectionString``.
         cloud_cert_days: validity of the emulated cloud certificates (365 days, "Configure SSL encryption for an ApsaraDB RDS for PostgreSQL instance").
         cloud_key_type: key type of the emulated cloud certificates.
+        cloud_cert_auto_renew_days: Alibaba Cloud renews a cloud certificate on its own this many days
+            before it expires ("Configure SSL encryption for an ApsaraDB RDS for PostgreSQL instance": before
+            it expires, Alibaba Cloud notifies you and then automatically renews the certificate, on a
+            schedule the Schedule Event dialog box can change). When is not public, and the API page
+            "DescribeDBInstanceSSL" says you must update the validity yourself (``RequireUpdate``), so
+            ``None`` (never on its own; the default, which keeps ``RequireUpdate`` observable) and any
+            number of days are readings. A renewal is a new key and certificate for the same endpoint,
+            issued at the scheduled moment of business time, with no busy status.
         max_clock_skew_seconds: gateway tolerance for ``x-acs-date`` (15 minutes).
         nonce_ttl_seconds: how long a used ``x-acs-signature-nonce`` is remembered; never less than twice
             ``max_clock_skew_seconds``, so a replay cannot outlive the memory of its nonce.
@@ -91,6 +99,7 @@ class EmulatorSettings:
     check_custom_cert_hostname: bool = False
     cloud_cert_days: int = 365
     cloud_key_type: str = "rsa-2048"
+    cloud_cert_auto_renew_days: float | None = None
     max_clock_skew_seconds: float = 900.0
     nonce_ttl_seconds: float = 900.0
     call_log_limit: int = 100_000
@@ -117,6 +126,11 @@ class EmulatorSettings:
             raise ValueError(f"busy_status must be a non-empty status other than Running (got {self.busy_status!r})")
         if self.cloud_cert_days < 1 or self.call_log_limit < 1:
             raise ValueError("cloud_cert_days and call_log_limit must be >= 1")
+        renew = self.cloud_cert_auto_renew_days
+        if renew is not None and not 0 <= renew < self.cloud_cert_days:
+            raise ValueError(
+                f"cloud_cert_auto_renew_days must be null or from 0 to less than cloud_cert_days (got {renew!r})"
+            )
 
     def updated(self, **changes: Any) -> EmulatorSettings:
         """A copy with ``changes`` applied, each checked against the field's type."""

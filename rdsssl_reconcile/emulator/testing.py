@@ -32,6 +32,7 @@ from .auth import (
     DEFAULT_STS_SECURITY_TOKEN,
     default_keys,
 )
+from .postgres import PostgresBacking, back_instances
 from .server import EmulatorServer
 from .settings import EmulatorSettings
 
@@ -79,6 +80,20 @@ class RunningEmulator:
     admin: EmulatorAdmin
     app: EmulatorApp = field(repr=False)
     server: EmulatorServer = field(repr=False)
+    #: The real PostgreSQL servers of backed instances (None when no instance is backed).
+    backing: PostgresBacking | None = field(default=None, repr=False)
+
+    def backed_endpoints(self) -> dict[str, tuple[str, int]]:
+        """Endpoint name -> (address, port) of every backed instance's server: what a client maps the
+        name to (psql ``host=NAME hostaddr=ADDRESS port=PORT``, curl-style ``--resolve NAME:PORT:ADDRESS``)."""
+        backend = self.app.backend
+        found: dict[str, tuple[str, int]] = {}
+        for instance_id in backend.instance_ids():
+            address = backend.backed_address(instance_id)
+            if address is not None:
+                for endpoint in backend.get_instance(instance_id).endpoints:
+                    found[endpoint.host] = address
+        return found
 
     def sdk_client(self, *, sts: bool = False, **overrides: Any) -> Any:
         """The official SDK client pointed at this emulator (STS credentials with ``sts=True``)."""
@@ -104,11 +119,16 @@ def run_emulator(
     port: int = 0,
     access_key_id: str | None = None,
     access_key_secret: str | None = None,
+    backed: str | Sequence[str] | None = None,
+    postgres_dir: str | Path | None = None,
     **settings: Any,
 ) -> Iterator[RunningEmulator]:
     """Start an emulator on ``host`` with a free port; stop it on exit.
 
     ``fleet`` is a fleet document (dict) or a fleet file; ``settings`` are :class:`EmulatorSettings` fields.
+    ``backed`` (``"all"`` or ids) gives instances real PostgreSQL servers (so do ``backed: true`` entries),
+    their clusters under ``postgres_dir`` (default: beside the state file, or under ``$XDG_STATE_HOME``);
+    they stop on exit.
     """
     keys = default_keys(access_key_id, access_key_secret)
     app = EmulatorApp.create(
@@ -118,7 +138,18 @@ def run_emulator(
         keys=keys,
         seed=seed,
     )
-    server = EmulatorServer(app, host=host, port=port).start()
+    backing = back_instances(
+        app.backend,
+        backed=backed,
+        directory=Path(postgres_dir) if postgres_dir is not None else None,
+        state_file=Path(state_file) if state_file is not None else None,
+    )
+    try:
+        server = EmulatorServer(app, host=host, port=port).start()
+    except BaseException:
+        if backing is not None:
+            backing.stop_all()
+        raise
     try:
         yield RunningEmulator(
             endpoint=server.endpoint,
@@ -129,9 +160,12 @@ def run_emulator(
             admin=EmulatorAdmin(server.endpoint),
             app=app,
             server=server,
+            backing=backing,
         )
     finally:
         server.stop()
+        if backing is not None:
+            backing.stop_all()
 
 
 class EmulatorProcess:

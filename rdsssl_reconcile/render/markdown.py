@@ -244,16 +244,18 @@ def _size(lines: Sequence[str]) -> int:
     return sum(len(line.encode()) + 1 for line in lines)
 
 
-def _omission(rows: int, details: int, total_rows: int, total_details: int, budget: int, full_plan: str) -> list[str]:
+def _omission(
+    rows: int, details: int, total_rows: int, total_details: int, budget: int, full_plan: str, what: str = "plan"
+) -> list[str]:
     return [
         f"_To fit {budget:,} bytes, this comment shows {rows} of {total_rows} instances and {details} of "
-        f"{total_details} detail blocks. The full plan: {full_plan}_",
+        f"{total_details} detail blocks. The full {what}: {full_plan}_",
         "",
     ]
 
 
-def _more_row(count: int) -> str:
-    return f"| … and {count} more | | | not shown here: see the full plan |"
+def _more_row(count: int, what: str = "plan") -> str:
+    return f"| … and {count} more | | | not shown here: see the full {what} |"
 
 
 DEFAULT_FULL_PLAN = (
@@ -287,9 +289,27 @@ def render_markdown(
     middle = ["", *warnings, *([""] if warnings else [])]
     blocks = [_details(a.instance) for a in assessments if _has_details(a.instance)]
     footer = [f"**Plan:** {plan.summary.sentence()}."]
+    return fit_to_budget(head, rows, middle, blocks, footer, max_bytes=max_bytes, full=full_plan)
+
+
+def fit_to_budget(
+    head: Sequence[str],
+    rows: Sequence[str],
+    middle: Sequence[str],
+    blocks: Sequence[Sequence[str]],
+    footer: Sequence[str],
+    *,
+    max_bytes: int,
+    full: str,
+    what: str = "plan",
+) -> str:
+    """The comment within ``max_bytes``: ``head`` (banners, summary, table header), ``rows``, ``middle``,
+    detail ``blocks`` and ``footer``. Blocks go first, then rows beyond the first N (one "... and K more"
+    row); head, middle and footer always stay, with a line saying where the full ``what`` is (``full``).
+    The plan's comment and the drift report's share it, so both keep one budget rule."""
 
     def compose(kept_rows: int, kept_blocks: int, note: list[str]) -> list[str]:
-        more = [_more_row(len(rows) - kept_rows)] if kept_rows < len(rows) else []
+        more = [_more_row(len(rows) - kept_rows, what)] if kept_rows < len(rows) else []
         shown = [line for block in blocks[:kept_blocks] for line in block]
         return [*head, *rows[:kept_rows], *more, *middle, *shown, *note, *footer]
 
@@ -297,10 +317,10 @@ def render_markdown(
     if _size(everything) <= max_bytes:
         return "\n".join(everything) + "\n"
     # Reserve the widest note and "more" row (their numbers never have more digits than the totals).
-    widest = _omission(len(rows), len(blocks), len(rows), len(blocks), max_bytes, full_plan)
+    widest = _omission(len(rows), len(blocks), len(rows), len(blocks), max_bytes, full, what)
     room = max_bytes - _size([*head, *middle, *widest, *footer])
     kept_rows = 0
-    reserve = _size([_more_row(len(rows))])
+    reserve = _size([_more_row(len(rows), what)])
     while kept_rows < len(rows):
         cost = _size([rows[kept_rows]]) + (reserve if kept_rows + 1 < len(rows) else 0)
         if cost > room:
@@ -314,5 +334,5 @@ def render_markdown(
         while kept_blocks < len(blocks) and _size(blocks[kept_blocks]) <= room:
             room -= _size(blocks[kept_blocks])
             kept_blocks += 1
-    note = _omission(kept_rows, kept_blocks, len(rows), len(blocks), max_bytes, full_plan)
+    note = _omission(kept_rows, kept_blocks, len(rows), len(blocks), max_bytes, full, what)
     return "\n".join(compose(kept_rows, kept_blocks, note)) + "\n"

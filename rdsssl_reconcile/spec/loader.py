@@ -81,6 +81,7 @@ _PATTERN_MEANING = {
     "endpoints": "a hostname such as 'pgm-bp1abc.pg.rds.aliyuncs.com'",
     "env": "an environment variable name such as 'SERVER_KEY'",
     "window": "a UTC window such as '02:00-04:00' or 'sat,sun 01:00-05:00'",
+    "labels": "a label name such as 'team' (letters, digits, '-', '_', '.')",
 }
 
 
@@ -418,6 +419,7 @@ class _FileLoader:
         self.environ = environ
         self.now = now
         self.base_dir = document.file.parent
+        self.instance_id: str | None = None
 
     def problem(self, doc_path: PathKey, message: str, *, at_key: bool = False) -> None:
         line = self.doc.line_of(doc_path, prefer_key=at_key)
@@ -476,6 +478,7 @@ class _FileLoader:
             return _origin(origins, tuple(path))
 
         before = len(self.problems.problems)
+        self.instance_id = merged["id"]
         # The schema's patterns end in '$', which Python (unlike editors' ECMA regexes) also matches before
         # a final newline: "pgm-a\n" would pass and be a different instance from "pgm-a".
         named: list[tuple[PathKey, Any]] = [(("id",), merged["id"]), (("region",), merged["region"])]
@@ -533,6 +536,7 @@ class _FileLoader:
             ssl=DesiredSsl(enabled=enabled, endpoints=endpoints, certificate=certificate, client_ca=client_ca),
             policy=policy,
             location=self.location(item_path),
+            labels=tuple(sorted(merged.get("labels", {}).items())),
         )
 
     def policy(self, raw: Mapping[str, Any]) -> RestartPolicy:
@@ -545,6 +549,14 @@ class _FileLoader:
 
     # -- material -------------------------------------------------------------------------------------
 
+    def to_provide(self, doc_path: PathKey) -> str:
+        """For a private key not found: whose key it is (an imported spec names keys the user provides)."""
+        if not doc_path or doc_path[-1] not in ("key", "ca_key"):
+            return ""
+        whose = "the CA private key" if doc_path[-1] == "ca_key" else "the private key"
+        owner = f" of {self.instance_id}" if self.instance_id else ""
+        return f": {whose}{owner} is to be provided there"
+
     def read(self, raw: Mapping[str, str], doc_path: PathKey) -> tuple[MaterialRef, str] | None:
         if "pem" in raw:
             return MaterialRef(kind="pem", written="(inline)"), raw["pem"]
@@ -552,7 +564,7 @@ class _FileLoader:
             name = raw["env"]
             value = self.environ.get(name)
             if value is None:
-                self.problem((*doc_path, "env"), f"environment variable {name!r} is not set")
+                self.problem((*doc_path, "env"), f"environment variable {name!r} is not set{self.to_provide(doc_path)}")
                 return None
             if not value.strip():
                 self.problem((*doc_path, "env"), f"environment variable {name!r} is empty")
@@ -572,7 +584,7 @@ class _FileLoader:
             return None
         try:
             if not resolved.exists():
-                self.problem(where, f"file {shown} does not exist (looked for {resolved})")
+                self.problem(where, f"file {shown} does not exist (looked for {resolved}){self.to_provide(doc_path)}")
                 return None
             if not resolved.is_file():
                 self.problem(where, f"{shown} ({resolved}) is not a regular file; expected a PEM file")

@@ -210,6 +210,8 @@ class DesiredInstance:
     ssl: DesiredSsl
     policy: RestartPolicy
     location: Location
+    #: ``labels:`` (name, value) pairs, sorted: for selecting instances only, so not part of the digest.
+    labels: tuple[tuple[str, str], ...] = ()
 
     def digest(self) -> str:
         """SHA-256 of everything apply acts on: a plan is stale if this changes between plan and apply."""

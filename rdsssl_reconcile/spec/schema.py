@@ -25,6 +25,8 @@ INSTANCE_ID_PATTERN = r"^[a-z][a-z0-9-]{2,63}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z0-9]+){1,3}$"
 HOSTNAME_PATTERN = r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: Label names as Kubernetes writes them without a prefix: selectors say ``labels.NAME=GLOB``.
+LABEL_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 WINDOW_PATTERN = (
     r"^\s*((mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?"
     r"(,(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?)*\s+)?"
@@ -197,6 +199,13 @@ _INSTANCE_PROPERTIES: dict[str, Any] = {
     "id": {"type": "string", "pattern": INSTANCE_ID_PATTERN, "description": "The DBInstanceId, e.g. pgm-bp1xxxx."},
     "region": {"type": "string", "pattern": REGION_PATTERN, "description": "The RegionId, e.g. cn-hangzhou."},
     "description": {"type": "string", "description": "Free text for humans; shown in plans."},
+    "labels": {
+        "description": "Names and values for selecting instances (plan/apply/drift --select labels.NAME=GLOB); "
+        "they change nothing on the instance.",
+        "type": "object",
+        "propertyNames": {"pattern": LABEL_NAME_PATTERN},
+        "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 253},
+    },
     "ssl": _SSL,
     "policy": _POLICY,
 }

@@ -100,7 +100,12 @@ class _Converter:
                 return self._convert_collection(node, path)
             finally:
                 self._open.discard(id(node))
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # a timestamp such as 2027-13-01 that YAML's resolver took for a date
+            raise _RefusedDocument(
+                node.start_mark.line + 1, f"{format_path(path)}: {exc}; expected a valid value (quote it for text)"
+            ) from None
 
     def _convert_collection(self, node: yaml.CollectionNode, path: PathKey) -> Any:
         if not isinstance(node, yaml.MappingNode):
@@ -231,3 +236,24 @@ def _compose_all(text: str) -> Iterator[yaml.Node]:
                 yield node
     finally:
         loader.dispose()
+
+
+def yaml_scalar(value: str | bool | int) -> str:
+    """``value`` as one YAML scalar that loads back as exactly ``value``: plain when that is safe, else quoted.
+
+    For ``import``, which writes specs as text (to keep the layout and comments of a hand-written spec)
+    and needs only its scalars quoted right: ``yes``, ``1.0``, ``#``, ``: ``, leading spaces, line breaks.
+    Text with control or format characters (terminal escapes, bidi overrides) is written with YAML's
+    ``\\x``/``\\u`` escapes, so ``cat`` of the file cannot act on a terminal; other text keeps its script.
+    """
+    printable = not isinstance(value, str) or value.isprintable()
+    dumped = yaml.safe_dump(
+        [value],
+        default_flow_style=True,
+        default_style=None if printable else '"',
+        width=2**31 - 1,
+        allow_unicode=printable,
+    ).strip()
+    if not (dumped.startswith("[") and dumped.endswith("]")) or "\n" in dumped:
+        raise ValueError("yaml_scalar: PyYAML did not write one flow scalar")
+    return dumped[1:-1]

@@ -226,3 +226,42 @@ def test_set_instance_behind_the_back(emulator, client):
     state = emulator.admin.set_instance("pgm-edit", ssl={"enabled": True, "ca_type": "aliyun"}, status="Running")
     assert state["ssl"]["enabled"] is True
     assert describe_ssl(client, "pgm-edit").sslenabled == "on"
+
+
+def test_cloud_certificates_renew_on_their_own_when_the_setting_says_so(emulator, client):
+    """``cloud_cert_auto_renew_days``: Alibaba Cloud's own renewal ("Configure SSL encryption for an ApsaraDB
+    RDS for PostgreSQL instance"), at the scheduled moment of business time, once per period skipped."""
+    from rdsssl_reconcile.pki.pem import load_certificate
+
+    emulator.admin.add_instances([entry("pgm-renew", ssl={"enabled": True})])
+    first = describe_ssl(client, "pgm-renew")
+    expires = datetime.fromisoformat(first.sslexpire_time)
+    emulator.admin.set_clock(expires - timedelta(days=3))
+    assert describe_ssl(client, "pgm-renew").server_cert == first.server_cert  # off by default
+    emulator.admin.settings(cloud_cert_auto_renew_days=7)
+    renewed = describe_ssl(client, "pgm-renew")
+    assert renewed.server_cert != first.server_cert
+    assert renewed.server_key != first.server_key
+    assert renewed.require_update == "0"
+    assert renewed.connection_string == first.connection_string
+    assert renewed.catype == "aliyun"
+    # Issued when it was due (7 days before the old expiry), not when it was read.
+    assert load_certificate(renewed.server_cert).not_valid_after_utc == expires - timedelta(days=7) + timedelta(
+        days=365
+    )
+    assert describe_ssl(client, "pgm-renew").server_cert == renewed.server_cert  # stable between reads
+    # Three periods skipped at once: the certificate is the one the last scheduled renewal issued.
+    emulator.admin.advance_clock(3 * 358 * 86400)
+    later = load_certificate(describe_ssl(client, "pgm-renew").server_cert)
+    assert timedelta(days=7) <= later.not_valid_after_utc - emulator.admin.now() <= timedelta(days=365)
+    assert emulator.admin.calls(action="ModifyDBInstanceSSL") == []
+
+
+def test_auto_renew_days_must_leave_a_certificate_some_life():
+    from rdsssl_reconcile.emulator.settings import EmulatorSettings
+
+    with pytest.raises(ValueError, match="cloud_cert_auto_renew_days"):
+        EmulatorSettings(cloud_cert_auto_renew_days=365)
+    with pytest.raises(ValueError, match="cloud_cert_auto_renew_days"):
+        EmulatorSettings().updated(cloud_cert_auto_renew_days=-1)
+    assert EmulatorSettings().updated(cloud_cert_auto_renew_days=None).cloud_cert_auto_renew_days is None
