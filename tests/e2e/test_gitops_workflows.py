@@ -258,8 +258,11 @@ def test_merge_applies_the_reviewed_plan_and_the_replan_is_empty(gitops: GitOps)
         "pgm-shop-billing",
         "pgm-shop-orders",
     ]
-    audit = gitops.artifact(job, "audit-log") / "audit.jsonl"
-    assert len(audit.read_text().splitlines()) >= 3
+    applied = gitops.artifact(job, "applied")
+    assert len((applied / "audit.jsonl").read_text().splitlines()) >= 3
+    assert (applied / "reviewed" / "reviewed.plan").read_bytes() == (
+        gitops.artifact(reviewed, "reviewed-plan") / "reviewed.plan"
+    ).read_bytes()
     # The step summary is the reviewed plan, as the pull request's comment showed it.
     assert gitops.github.comment_file(PR_NUMBER, "rds-ssl-plan").read_text() in job.summary
     assert_no_key_material(gitops.all_text(reviewed, job), *gitops.keys.values())
@@ -352,7 +355,7 @@ def test_nightly_drift_after_a_console_change_reports_and_opens_one_issue(drift_
     job = gitops.nightly()
 
     assert job.conclusion == "failure", job.log
-    assert job.step("Download its audit log").outcome == "success"  # the apply run's evidence
+    assert job.step("Download what it applied").outcome == "success"  # the apply run's evidence
     assert job.step("Drift (read-only)").outputs == {"exitcode": "2"}
     assert job.step("End with drift's exit code").exit_code == 2
     reports = gitops.artifact(job, "drift-reports")
