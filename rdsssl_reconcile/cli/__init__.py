@@ -53,6 +53,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Write specs that describe the live SSL configuration (read-only).",
     ),
     "merge": ("rdsssl_reconcile.cli.merge_cmd:merge", "Merge JSON plans or drift reports (CI shards) into one."),
+    "verify": (
+        "rdsssl_reconcile.cli.verify_cmd:verify",
+        "Connect to each endpoint as a client does and check what it serves (TLS).",
+    ),
     "emulator": ("rdsssl_reconcile.cli.emulator_cmd:emulator", "Run the local RDS OpenAPI emulator."),
 }
 

@@ -38,6 +38,7 @@ from rdsssl_reconcile.cli.options import (
 )
 from rdsssl_reconcile.cli.runner import check_declared, plan_specs, render_plan, selected, session, targeted
 from rdsssl_reconcile.cli.select_options import selection_options
+from rdsssl_reconcile.cli.verify_cmd import verify_connect_options, with_connect_settings
 from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
@@ -65,6 +66,7 @@ from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.model import IssuerCertificate
 from rdsssl_reconcile.spec.selection import EVERY_INSTANCE, Selection, parse_selection, selection_from_json
 from rdsssl_reconcile.textsafe import listing, visible
+from rdsssl_reconcile.verify.run import ConnectSettings
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -357,9 +359,18 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     help="Seconds between heartbeat lines of an instance in progress (plain and json progress).",
 )
 @selection_options
+@click.option(
+    "--verify",
+    "verify",
+    is_flag=True,
+    help="After the proof, connect to each applied instance's endpoints as 'verify' does; a mismatch or a failed "
+    "connection fails the proof (not_converged, exit 3). See --resolve, --ca-bundle, --verify-timeout.",
+)
+@verify_connect_options(prefix="verify-")
 @timeout_option
 @now_option
 @_errors_as_json
+@with_connect_settings
 def apply(
     paths: tuple[Path, ...],
     endpoint: str | None,
@@ -381,6 +392,7 @@ def apply(
     heartbeat_interval: float,
     timeout: float,
     now: str | None,
+    verify_settings: ConnectSettings | None,
 ) -> int:
     """Carry out the plan: one request per instance, restarts only where policy allows, proof at the end.
 
@@ -539,11 +551,20 @@ def apply(
             results, interrupted = executor.run(items)
         finally:
             reporter.close()
+        verified: dict[str, Any] = {}
+        if verify_settings is not None and not interrupted:
+            from rdsssl_reconcile.verify.apply_hook import verify_applied
+
+            results, verified = verify_applied(
+                results, by_id, connection.client, verify_settings, target=plan.target, now=clock.now, reporter=reporter
+            )
         report = ApplyReport(results=tuple(results), target=connection.target.to_json(), interrupted=interrupted)
         done = {r.id for r in results if r.outcome in (Outcome.APPLIED, Outcome.ALREADY_IN_SYNC)}
         code = apply_exit_code(verdicts, done=done)
         if output_format == "json":
-            click.echo(json.dumps(report.to_json() | {"exit_code": code}, indent=2))
+            from rdsssl_reconcile.verify.apply_hook import with_verify
+
+            click.echo(json.dumps(with_verify(report.to_json() | {"exit_code": code}, verified), indent=2))
         else:
             click.echo(report.render_text(), nl=False)
         left = _cannot_apply(verdicts, "")
