@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rdsssl_reconcile.apply.executor import worker_count
+from rdsssl_reconcile.apply.executor import _CallGate, worker_count
 from rdsssl_reconcile.apply.poll_schedule import (
     PollSchedule,
     default_dense,
@@ -37,7 +42,7 @@ def test_polls_are_sparse_before_the_expected_end(expected: float) -> None:
     dense = [t for t in schedule.times(until=expected) if start <= t <= expected]
     # The first 90% of the restart costs fewer polls than the last 10%, and the gaps grow.
     assert len(early) < len(dense) + 12
-    gaps = [round(b - a, 6) for a, b in zip(early, early[1:], strict=False)]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(early)]
     assert gaps == sorted(gaps)
     assert max(gaps) > 5 * schedule.dense
 
@@ -105,3 +110,28 @@ def test_restart_scale_follows_the_embedded_emulator_only(tmp_path: Path) -> Non
     assert restart_scale(Target(kind="embedded-emulator", endpoint=None, source="x", embedded=embedded)) == 20 / 180
     assert restart_scale(Target(kind="emulator", endpoint="http://127.0.0.1:1", source="x")) == 1.0
     assert restart_scale(Target(kind="alibaba-cloud", endpoint=None, source="x")) == 1.0
+
+
+class _SlowClient:
+    """Counts the calls in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.peak = 0
+
+    def describe_ssl(self, region_id: str, instance_id: str) -> dict[str, Any]:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(0.05)
+        with self.lock:
+            self.now -= 1
+        return {}
+
+
+def test_api_calls_keep_to_parallelism_while_more_instances_run() -> None:
+    inner = _SlowClient()
+    gate = _CallGate(inner, 3)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(max_workers=worker_count(3, 10)) as pool:
+        list(pool.map(lambda i: gate.describe_ssl("r", f"i{i}"), range(20)))
+    assert inner.peak == 3
