@@ -109,14 +109,18 @@ def learned_expectation(estimate: float, observed_ratios: Sequence[float]) -> fl
     return estimate * statistics.median(observed_ratios)
 
 
-def restart_scale(target: Target) -> float:
+def restart_scale(target: Target, expected_restart: float | None = None) -> float:
     """What the plan's restart estimates (real RDS durations) are multiplied by for ``target``.
 
-    1 for Alibaba Cloud and for an emulator at a URL (nothing says how long its restarts take; the run
-    learns it, see :func:`learned_expectation`). The embedded emulator was started with its restart
-    duration (``_target.yaml``'s ``restart_seconds``, for a certificate change; an ACL change takes a
-    third of it, as 1 minute is of 3), so its restarts are expected to take exactly that.
+    ``expected_restart`` (``apply --expected-restart``): the user knows how long a certificate restart
+    (a 3-minute row) takes on this target; every row scales with it. Otherwise 1 for Alibaba Cloud and
+    for an emulator at a URL (nothing says how long its restarts take; the run learns it, see
+    :func:`learned_expectation`). The embedded emulator was started with its restart duration
+    (``_target.yaml``'s ``restart_seconds``, for a certificate change; an ACL change takes a third of
+    it, as 1 minute is of 3), so its restarts are expected to take exactly that.
     """
+    if expected_restart is not None:
+        return expected_restart / THREE_MINUTES
     if target.kind == "embedded-emulator" and target.embedded is not None:
         return target.embedded.restart_seconds / THREE_MINUTES
     return 1.0

@@ -319,6 +319,14 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     "restart's estimate, 0.25-2 s); polls are sparse before it. Also the first delay of other waits (2 s).",
 )
 @click.option(
+    "--expected-restart",
+    type=FiniteFloatRange(0.1, 24 * 3600),
+    default=None,
+    metavar="SECONDS",
+    help="How long a certificate restart takes on this target, if known (default: the documents' ~3 min, "
+    "an embedded emulator's own restart time; ACL changes a third of it). Paces the status polls only.",
+)
+@click.option(
     "--audit-log",
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Append one JSON line per mutating call here (default {default_audit_path()}).",
@@ -368,6 +376,7 @@ def apply(
     max_restarts: int,
     instance_timeout: float,
     poll_interval: float | None,
+    expected_restart: float | None,
     audit_log: Path | None,
     export_dir: Path | None,
     force_export: bool,
@@ -511,7 +520,7 @@ def apply(
             instance_timeout=instance_timeout,
             backoff=Backoff(initial=poll_interval or 2.0, factor=1.5, maximum=max(poll_interval or 2.0, 15.0)),
             dense_poll=poll_interval,
-            restart_scale=restart_scale(connection.target),
+            restart_scale=restart_scale(connection.target, expected_restart),
             export_dir=export_dir,
             force_export=force_export,
         )
