@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -125,13 +126,17 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "plan.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    print("| reading | calls | calls / instance | list pages | not found | wall | ideal | ratio | note |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(
+        "| instances | parallelism | reading | calls | calls / instance | list pages | not found | wall "
+        "| bound | ratio | peak RSS | note |"
+    )
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for run in runs:
         print(
-            f"| {run['reading']} | {sum(run['calls'].values()):,} | {run['calls_per_instance']:.2f} | "
-            f"{run['list_pages']} | {run['summary'].get('not_found', 0)} | {run['wall_seconds']} s | "
-            f"{run['ideal_seconds']} s | {run['ratio_to_ideal']} | {run['note'] or ''} |"
+            f"| {args.instances:,} | {args.parallelism} | {run['reading']} | {sum(run['calls'].values()):,} | "
+            f"{run['calls_per_instance']:.2f} | {run['list_pages']} | {run['summary'].get('not_found', 0)} | "
+            f"{run['wall_seconds']} s | {run['ideal_seconds']} s | {run['ratio_to_ideal']} | "
+            f"{run['peak_rss_mb']} MB | {run['note'] or ''} |"
         )
     ok = all(
         r["wall_seconds"] <= 1.5 * r["ideal_seconds"]
@@ -143,12 +148,28 @@ def main() -> None:
     print(f"{verdict}: {len(runs)} reading(s)")
 
 
+def _collect(process: subprocess.Popen[str]) -> tuple[str, str, int, float]:
+    """stdout, stderr, exit code and peak RSS in MB of the plan process itself (not the emulator)."""
+    outputs: dict[str, str] = {}
+    readers = [
+        threading.Thread(target=lambda n=name, f=stream: outputs.__setitem__(n, f.read()))
+        for name, stream in (("out", process.stdout), ("err", process.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    _, status, usage = os.wait4(process.pid, 0)  # ru_maxrss: KiB on Linux
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return outputs["out"], outputs["err"], process.returncode, round(usage.ru_maxrss / 1024, 1)
+
+
 def plan_once(
     args: argparse.Namespace, specs: Path, env: dict[str, str], emulator: EmulatorProcess, reading: str
 ) -> dict[str, Any]:
     """One ``plan`` under the emulator's current reading, with its calls counted from the call log."""
     started = time.perf_counter()
-    completed = subprocess.run(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -161,19 +182,20 @@ def plan_once(
             str(args.parallelism),
         ],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    stdout, stderr, returncode, peak_rss_mb = _collect(process)
     wall = time.perf_counter() - started
-    if completed.returncode != 0:
-        sys.exit(f"plan failed under {reading} ({completed.returncode}): {completed.stderr[-2000:]}")
-    plan = json.loads(completed.stdout)
+    if returncode != 0:
+        sys.exit(f"plan failed under {reading} ({returncode}): {stderr[-2000:]}")
+    plan = json.loads(stdout)
     calls = Counter(call["action"] for call in emulator.admin.calls())
     total_calls = sum(calls.values())
     list_pages = calls.get("DescribeDBInstances", 0)
     ideal = total_calls * args.latency_ms / 1000 / args.parallelism
-    notes = [line[len("note: ") :] for line in completed.stderr.splitlines() if line.startswith("note: ")]
+    notes = [line[len("note: ") :] for line in stderr.splitlines() if line.startswith("note: ")]
     return {
         "reading": reading,
         "calls": dict(calls),
@@ -183,6 +205,7 @@ def plan_once(
         "ideal_seconds": round(ideal, 2),
         "ratio_to_ideal": round(wall / ideal, 3),
         "summary": plan["summary"],
+        "peak_rss_mb": peak_rss_mb,
         "note": notes[0] if notes else None,
     }
 
