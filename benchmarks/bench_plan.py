@@ -1,7 +1,11 @@
 """Plan 1,000 instances against an emulator in another process with 50 ms injected latency per call.
 
-Target (issue 3): wall time within 1.5x of the ideal (calls x latency / parallelism), at most 2 calls per
-instance plus list pages; ``--help`` and ``validate`` must not import the vendor SDK.
+Target (issue 13, acceptance 2; issue 3 asked 1.5x): wall time within 1.10x of the bound (calls x latency /
+parallelism) for 1,000 and 10,000 instances at parallelism 8 and 32, peak RSS of the plan process at most
+250 MB, at most 2 calls per instance plus list pages; ``--help`` and ``validate`` must not import the vendor
+SDK. The plan process's CPU time per instance is reported too: on a shared machine the wall-time ratio
+mostly measures the neighbours, while CPU per instance is the client's own cost (at 50 ms and
+parallelism P the bound leaves 50/P ms of wall time per call for all of the client's work under the GIL).
 
     python benchmarks/bench_plan.py [--instances 1000] [--latency-ms 50] [--parallelism 8] [--readings all]
 
@@ -128,28 +132,29 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print(
         "| instances | parallelism | reading | calls | calls / instance | list pages | not found | wall "
-        "| bound | ratio | peak RSS | note |"
+        "| bound | ratio | peak RSS | CPU / instance | note |"
     )
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for run in runs:
         print(
             f"| {args.instances:,} | {args.parallelism} | {run['reading']} | {sum(run['calls'].values()):,} | "
             f"{run['calls_per_instance']:.2f} | {run['list_pages']} | {run['summary'].get('not_found', 0)} | "
             f"{run['wall_seconds']} s | {run['ideal_seconds']} s | {run['ratio_to_ideal']} | "
-            f"{run['peak_rss_mb']} MB | {run['note'] or ''} |"
+            f"{run['peak_rss_mb']} MB | {run['cpu_ms_per_instance']} ms | {run['note'] or ''} |"
         )
     ok = all(
-        r["wall_seconds"] <= 1.5 * r["ideal_seconds"]
+        r["wall_seconds"] <= 1.10 * r["ideal_seconds"]
         and r["calls_per_instance"] <= 2
         and not r["summary"].get("not_found")
         for r in runs
     )
+    ok = ok and all(r["peak_rss_mb"] <= 250 for r in runs)
     verdict = "OK" if ok and not help_sdk and not validate_sdk else "MISSED"
     print(f"{verdict}: {len(runs)} reading(s)")
 
 
-def _collect(process: subprocess.Popen[str]) -> tuple[str, str, int, float]:
-    """stdout, stderr, exit code and peak RSS in MB of the plan process itself (not the emulator)."""
+def _collect(process: subprocess.Popen[str]) -> tuple[str, str, int, float, float]:
+    """stdout, stderr, exit code, peak RSS in MB and CPU seconds of the plan process (not the emulator)."""
     outputs: dict[str, str] = {}
     readers = [
         threading.Thread(target=lambda n=name, f=stream: outputs.__setitem__(n, f.read()))
@@ -161,7 +166,8 @@ def _collect(process: subprocess.Popen[str]) -> tuple[str, str, int, float]:
         reader.join()
     _, status, usage = os.wait4(process.pid, 0)  # ru_maxrss: KiB on Linux
     process.returncode = os.waitstatus_to_exitcode(status)
-    return outputs["out"], outputs["err"], process.returncode, round(usage.ru_maxrss / 1024, 1)
+    cpu = usage.ru_utime + usage.ru_stime
+    return outputs["out"], outputs["err"], process.returncode, round(usage.ru_maxrss / 1024, 1), cpu
 
 
 def plan_once(
@@ -186,7 +192,7 @@ def plan_once(
         stderr=subprocess.PIPE,
         text=True,
     )
-    stdout, stderr, returncode, peak_rss_mb = _collect(process)
+    stdout, stderr, returncode, peak_rss_mb, cpu_seconds = _collect(process)
     wall = time.perf_counter() - started
     if returncode != 0:
         sys.exit(f"plan failed under {reading} ({returncode}): {stderr[-2000:]}")
@@ -206,6 +212,9 @@ def plan_once(
         "ratio_to_ideal": round(wall / ideal, 3),
         "summary": plan["summary"],
         "peak_rss_mb": peak_rss_mb,
+        # CPU is what load on a shared machine cannot inflate much: the client's own cost per instance.
+        "cpu_seconds": round(cpu_seconds, 2),
+        "cpu_ms_per_instance": round(cpu_seconds * 1000 / args.instances, 2),
         "note": notes[0] if notes else None,
     }
 
