@@ -7,6 +7,7 @@ emulator must keep running for as long as it does).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -89,6 +90,10 @@ def plan_specs(
     spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
 ) -> Plan:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
+    # Everything alive now (the vendor SDK's thousands of classes, the specs) lives as long as the
+    # command: frozen out of the collector, the full collections a fleet read triggers do not walk
+    # it again and again (2.2-2.7 s of 12 full collections at 10,000 instances before).
+    gc.freeze()
     read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
     for note in read.notes():
         click.echo(f"note: {visible(note)}", err=True)
