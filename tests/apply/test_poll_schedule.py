@@ -135,3 +135,8 @@ def test_api_calls_keep_to_parallelism_while_more_instances_run() -> None:
     with ThreadPoolExecutor(max_workers=worker_count(3, 10)) as pool:
         list(pool.map(lambda i: gate.describe_ssl("r", f"i{i}"), range(20)))
     assert inner.peak == 3
+
+
+def test_expected_restart_overrides_every_target() -> None:
+    # --expected-restart is how long a certificate restart (a 3-minute row) takes: rows scale with it.
+    assert restart_scale(Target(kind="alibaba-cloud", endpoint=None, source="x"), 90.0) == 0.5
