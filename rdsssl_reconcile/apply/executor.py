@@ -25,8 +25,9 @@ For each instance with a planned change, in a worker thread:
    Running with ``success``, or until the per-instance timeout; a ``failed`` status is a failure, and a
    timeout or a second Ctrl-C while the change is in flight is ``unknown`` with what was last seen.
    Polls are cheap (:func:`~rdsssl_reconcile.live.reader.read_progress`: the status and
-   ``LastModifyStatus``, two calls; the endpoints once it is over) and follow :mod:`.poll_schedule` around the restart's expected
-   duration (the plan's estimate, scaled for an embedded emulator, corrected by what this run has seen).
+   ``LastModifyStatus``, two calls; the endpoints once it is over) and follow :mod:`.poll_schedule`
+   around the restart's expected duration (the plan's estimate, scaled by ``--expected-restart`` or for
+   an embedded emulator, corrected by what this run has seen).
 7. **Proof**: re-plan from the read that showed Running and ``success`` after the restart (a full read:
    facts, SSL, endpoints). Only an instance with nothing left to change is ``applied``; anything else is
    ``not_converged``, an error.
