@@ -316,7 +316,8 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     default=None,
     metavar="SECONDS",
     help="Densest status poll interval, near a restart's expected end (default: 1/100 of the "
-    "restart's estimate, 0.25-2 s); polls are sparse before it. Also the first delay of other waits (2 s).",
+    "restart's estimate, 0.25-2 s); polls are sparse before it. Other waits start at it (default 2 s), "
+    "growing 1.5x to 15 s.",
 )
 @click.option(
     "--expected-restart",
