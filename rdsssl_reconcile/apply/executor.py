@@ -4,7 +4,9 @@ For each instance with a planned change, in a worker thread:
 
 1. **Policy** (pure, :mod:`.policy`): defer now if the restart is not allowed at this time.
 2. **Restart slot**: at most ``max_restarts`` instances are between "submitted" and "back to Running"
-   at once; the others wait their turn (and give up their turn on Ctrl-C).
+   at once; the others wait their turn (and give up their turn on Ctrl-C). The slots do not depend on
+   ``parallelism``: the pool runs ``max(parallelism, max_restarts)`` instances at once (a restart's
+   wait mostly sleeps), and their API calls share ``parallelism`` permits (:func:`worker_count`).
 3. **Re-plan before every send**: re-read the instance and re-plan it right before each attempt,
    including the first. Already in the desired state (another run made the change): ``already_in_sync``,
    nothing is sent. Different from the reviewed plan item (live state, spec, changes, request): refused.
@@ -22,6 +24,10 @@ For each instance with a planned change, in a worker thread:
 6. **Landing**: poll until the instance was seen busy (or ``LastModifyStatus`` moved) and is back to
    Running with ``success``, or until the per-instance timeout; a ``failed`` status is a failure, and a
    timeout or a second Ctrl-C while the change is in flight is ``unknown`` with what was last seen.
+   Polls are cheap (:func:`~rdsssl_reconcile.live.reader.read_progress`: the status and
+   ``LastModifyStatus``, two calls; the endpoints once it is over) and follow :mod:`.poll_schedule`
+   around the restart's expected duration (the plan's estimate, scaled by ``--expected-restart`` or for
+   an embedded emulator, corrected by what this run has seen).
 7. **Proof**: re-plan from the read that showed Running and ``success`` after the restart (a full read:
    facts, SSL, endpoints). Only an instance with nothing left to change is ``applied``; anything else is
    ``not_converged``, an error.
@@ -32,7 +38,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -41,13 +47,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rdsssl_reconcile.apply.audit import AuditLog
+from rdsssl_reconcile.apply.poll_schedule import PollSchedule, learned_expectation
 from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, WaitOutcome, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
-from rdsssl_reconcile.cloud.port import BUSY_CODES, CloudClient
+from rdsssl_reconcile.cloud.port import BUSY_CODES, MAX_PAGE_SIZE, CloudClient, RawBody
 from rdsssl_reconcile.cloud.retry import RetryPolicy, is_throttling
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TransientCloudError, UserError
 from rdsssl_reconcile.live.model import LiveInstance, ReadOutcome
-from rdsssl_reconcile.live.reader import InstanceRef, read_one
+from rdsssl_reconcile.live.reader import InstanceRef, read_one, read_progress
 from rdsssl_reconcile.pki.authority import IssuedCertificate
 from rdsssl_reconcile.pki.summary import summarize_certificate
 from rdsssl_reconcile.planning.compare import instance_moves
@@ -150,6 +157,20 @@ class ApplySettings:
     throttling: RetryPolicy = field(default_factory=RetryPolicy)
     export_dir: Path | None = None
     force_export: bool = False
+    #: The densest poll interval of a restart's wait (``--poll-interval``); None: from its expectation.
+    dense_poll: float | None = None
+    #: Restart estimates are multiplied by this (an embedded emulator's restarts are scaled down).
+    restart_scale: float = 1.0
+
+
+def worker_count(parallelism: int, max_restarts: int) -> int:
+    """Instances worked on at once: enough for ``max_restarts`` restarts whatever ``parallelism`` is.
+
+    A restarting instance holds its worker while it waits, so a pool of ``parallelism`` workers would
+    cap the restarts in flight at ``parallelism`` (``--max-restarts 20 --parallelism 8`` ran 8). API
+    calls stay bounded by ``parallelism`` through :class:`_CallGate`.
+    """
+    return max(1, parallelism, max_restarts)
 
 
 def _status_of(live: LiveInstance) -> tuple[str, str]:
@@ -165,6 +186,48 @@ def _is_busy(live: LiveInstance) -> bool:
 
 def _unreadable(live: LiveInstance) -> str:
     return live.error.message if live.error else live.outcome.value
+
+
+class _CallGate:
+    """The client, with at most ``permits`` calls in flight at once (``--parallelism``).
+
+    A permit is held only for the call itself: an instance waiting for its restart holds none, so
+    ``max_restarts`` restarts can be in flight while reads and re-plans keep to ``parallelism``.
+    """
+
+    def __init__(self, client: CloudClient, permits: int) -> None:
+        self._client = client
+        self._permits = threading.BoundedSemaphore(max(1, permits))
+
+    def describe_instances_page(
+        self,
+        region_id: str,
+        *,
+        instance_ids: Sequence[str] = (),
+        engine: str | None = None,
+        page_number: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> RawBody:
+        with self._permits:
+            return self._client.describe_instances_page(
+                region_id, instance_ids=instance_ids, engine=engine, page_number=page_number, page_size=page_size
+            )
+
+    def describe_instance(self, region_id: str, instance_id: str) -> RawBody:
+        with self._permits:
+            return self._client.describe_instance(region_id, instance_id)
+
+    def describe_net_info(self, region_id: str, instance_id: str) -> RawBody:
+        with self._permits:
+            return self._client.describe_net_info(region_id, instance_id)
+
+    def describe_ssl(self, region_id: str, instance_id: str) -> RawBody:
+        with self._permits:
+            return self._client.describe_ssl(region_id, instance_id)
+
+    def modify_ssl(self, region_id: str, parameters: Mapping[str, str]) -> str:
+        with self._permits:
+            return self._client.modify_ssl(region_id, parameters)
 
 
 class _Interrupted(Exception):
@@ -199,6 +262,7 @@ class Executor:
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
+        self._calls: CloudClient = _CallGate(client, settings.parallelism)
         self.clock = clock
         self.settings = settings
         self.audit = audit
@@ -211,6 +275,8 @@ class Executor:
         self._held_by_timeouts: list[str] = []
         self._held_lock = threading.Lock()
         self._attempted: set[str] = set()
+        #: Observed / expected duration of each restart that landed in this run (for the next ones' waits).
+        self._restart_ratios: list[float] = []
         #: Audit writes that failed after the run started (the CLI exits non-zero when any did).
         self.stop_submitting = threading.Event()
         self.abandon_waits = threading.Event()
@@ -227,7 +293,8 @@ class Executor:
         interrupted = False
         results: dict[str, InstanceResult] = {}
         with ThreadPoolExecutor(
-            max_workers=max(1, self.settings.parallelism), thread_name_prefix="rdsssl-apply"
+            max_workers=worker_count(self.settings.parallelism, self.settings.max_restarts),
+            thread_name_prefix="rdsssl-apply",
         ) as pool:
             futures: dict[Future[InstanceResult], str] = {
                 pool.submit(self._run_one, item, desired): item.id for item, desired in items
@@ -359,7 +426,12 @@ class Executor:
                     self._slots.release()
 
     def _reread(self, desired: DesiredInstance) -> LiveInstance:
-        return read_one(self.client, InstanceRef(instance_id=desired.id, region=desired.region), can_carry_ssl)
+        """The full read that re-planning needs (before every send)."""
+        return read_one(self._calls, InstanceRef(instance_id=desired.id, region=desired.region), can_carry_ssl)
+
+    def _watch(self, desired: DesiredInstance) -> LiveInstance:
+        """A poll while waiting: partial (status only) while busy, full once it may be over."""
+        return read_progress(self._calls, InstanceRef(instance_id=desired.id, region=desired.region), can_carry_ssl)
 
     def _replan(
         self, item: InstancePlan, desired: DesiredInstance, deadline: float, *, waited: str | None
@@ -450,7 +522,7 @@ class Executor:
             started = time.monotonic()
             submitted_at = self.clock.monotonic()
             try:
-                request_id = self.client.modify_ssl(desired.region, wire)
+                request_id = self._calls.modify_ssl(desired.region, wire)
             except PermanentCloudError as exc:
                 self._audit_call(item, f"refused:{exc.code}", started, issued, request_id=exc.request_id)
                 raise
@@ -545,17 +617,32 @@ class Executor:
         judge: Callable[[LiveInstance], Judgement],
         deadline: float,
         on_observation: Callable[[LiveInstance, Judgement], None] | None = None,
+        next_delay: Callable[[], float] | None = None,
+        cheap: bool = False,
     ) -> WaitOutcome[LiveInstance]:
-        """Re-read the instance until ``judge`` decides, the instance's deadline, or a second Ctrl-C."""
+        """Re-read the instance until ``judge`` decides, the instance's deadline, or a second Ctrl-C.
+
+        ``cheap``: polls are :meth:`_watch` reads (a landing wait), and a judge still sees a full read
+        whenever the instance is not busy. Otherwise every poll is a full read (the rare waits for a
+        change nobody in this run sent, or for signs of an ambiguous one, keep the fullest evidence).
+        """
         return poll_until(
-            lambda: self._reread(desired),
+            (lambda: self._watch(desired)) if cheap else (lambda: self._reread(desired)),
             judge,
             timeout=max(0.0, deadline - self.clock.monotonic()),
             clock=self.clock,
             backoff=self.settings.backoff,
+            next_delay=next_delay,
             interrupted=self.abandon_waits,
             on_observation=on_observation,
         )
+
+    def _expected_restart(self, item: InstancePlan) -> float:
+        """How long this instance's restart should take: its rule's estimate, scaled, corrected by this run."""
+        estimate = item.restart.estimated_seconds * self.settings.restart_scale
+        with self._held_lock:
+            ratios = list(self._restart_ratios)
+        return learned_expectation(estimate, ratios)
 
     def _after_ambiguous(
         self,
@@ -630,7 +717,7 @@ class Executor:
         deadline: float,
     ) -> InstanceResult:
         """The modify was accepted: wait for it to land, then prove it by re-planning."""
-        landed = self._wait_landed(item, desired, before, deadline)
+        landed = self._wait_landed(item, desired, before, submitted_at, deadline)
         restart_seconds = self.clock.monotonic() - submitted_at
         if isinstance(landed, InstanceResult):
             return replace(landed, request_id=request_id, restart_seconds=restart_seconds, sent=Sent.ACCEPTED)
@@ -662,11 +749,25 @@ class Executor:
         )
 
     def _wait_landed(
-        self, item: InstancePlan, desired: DesiredInstance, before: LiveInstance, deadline: float
+        self,
+        item: InstancePlan,
+        desired: DesiredInstance,
+        before: LiveInstance,
+        submitted_at: float,
+        deadline: float,
     ) -> LiveInstance | InstanceResult:
-        """Wait until the change has landed: the state read then, or the failure (or unknown) to report."""
+        """Wait until the change has landed: the state read then, or the failure (or unknown) to report.
+
+        The polls follow the restart's :class:`PollSchedule`; once it has landed, how long it took
+        (halfway between the last busy poll and the first that saw it back) corrects the expectation
+        of the restarts that follow.
+        """
         before_modify = _status_of(before)[1]
         seen_busy = [False]
+        last_busy = [submitted_at]
+        estimate = item.restart.estimated_seconds * self.settings.restart_scale
+        expected = self._expected_restart(item)
+        schedule = PollSchedule.for_restart(expected, dense=self.settings.dense_poll)
 
         def judge(live: LiveInstance) -> Judgement:
             if live.outcome is not ReadOutcome.FOUND:
@@ -674,6 +775,7 @@ class Executor:
             status, modify = _status_of(live)
             if _is_busy(live):
                 seen_busy[0] = True
+                last_busy[0] = self.clock.monotonic()
                 return Judgement(Verdict.CONTINUE, f"{status}, LastModifyStatus {modify}")
             if modify == "failed" and (seen_busy[0] or before_modify != "failed"):
                 reason = live.ssl.modify_status_reason if live.ssl else None
@@ -687,12 +789,24 @@ class Executor:
             return Judgement(Verdict.CONTINUE, f"{status}, LastModifyStatus {modify}: the change has not started yet")
 
         def observe(live: LiveInstance, judgement: Judgement) -> None:
-            # The reporter shows the elapsed time against the plan's estimate (and beats between polls).
-            estimate = item.restart.estimated_seconds
-            self.reporter.phase(item.id, "restarting", judgement.explanation, expected_seconds=estimate or None)
+            # The reporter shows the elapsed time against the plan's estimate (and beats between polls);
+            # the schedule's expectation, scaled and learned, stays internal.
+            estimate_shown = item.restart.estimated_seconds
+            self.reporter.phase(item.id, "restarting", judgement.explanation, expected_seconds=estimate_shown or None)
 
-        outcome = self._poll(desired, judge, deadline, on_observation=observe)
+        outcome = self._poll(
+            desired,
+            judge,
+            deadline,
+            on_observation=observe,
+            next_delay=lambda: schedule.delay(self.clock.monotonic() - submitted_at),
+            cheap=True,
+        )
         if outcome.verdict is Verdict.DONE and outcome.last is not None:
+            if seen_busy[0] and estimate > 0:
+                took = (last_busy[0] + self.clock.monotonic()) / 2 - submitted_at
+                with self._held_lock:
+                    self._restart_ratios.append(max(0.0, took) / estimate)
             return outcome.last
         if outcome.verdict is Verdict.FAILED:
             return InstanceResult(id=item.id, outcome=Outcome.FAILED, detail=outcome.explanation)

@@ -63,13 +63,19 @@ def poll_until(
     *,
     timeout: float,
     clock: Clock,
-    backoff: Backoff,
+    backoff: Backoff | None = None,
+    next_delay: Callable[[], float] | None = None,
     interrupted: threading.Event | None = None,
     on_observation: Callable[[T, Judgement], None] | None = None,
 ) -> WaitOutcome[T]:
-    """Probe until the judge says DONE or FAILED, the timeout passes, or ``interrupted`` is set."""
+    """Probe until the judge says DONE or FAILED, the timeout passes, or ``interrupted`` is set.
+
+    The delays come from ``next_delay`` (a restart's :class:`~.poll_schedule.PollSchedule`) or else
+    from ``backoff``.
+    """
     start = clock.monotonic()
-    next_delay = backoff.delays()
+    if next_delay is None:
+        next_delay = (backoff or Backoff()).delays()
     last: T | None = None
     explanation = "nothing observed yet"
     while True:

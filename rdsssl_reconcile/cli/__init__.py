@@ -14,6 +14,7 @@ messages quote paths, values and API answers, and none of them may act on the te
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import io
@@ -102,7 +103,12 @@ def cli(ctx: click.Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every outcome into one of the documented exit codes."""
-    sys.exit(run(argv))
+    code = run(argv)
+    # The vendor SDK leaves some 100,000 objects (thousands of model classes) for the interpreter's
+    # final collections: 0.3-0.6 s of exit on a loaded 2-core machine, 0.05 s once they are frozen out
+    # of the collector. Unlike os._exit this skips nothing: atexit handlers and flushes still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.apply.audit import AuditLog, default_audit_path
 from rdsssl_reconcile.apply.executor import ApplySettings, Executor, Outcome, export_files
 from rdsssl_reconcile.apply.locks import Holder, InstanceLocks, lock_directory
+from rdsssl_reconcile.apply.poll_schedule import restart_scale
 from rdsssl_reconcile.apply.progress import HEARTBEAT_SECONDS, JsonReporter, choose_mode, open_reporter
 from rdsssl_reconcile.apply.progress import MODES as PROGRESS_MODES
 from rdsssl_reconcile.apply.waiting import Backoff
@@ -341,7 +342,8 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Instances restarting at the same time.",
+    help="Instances restarting at the same time, whatever --parallelism is (apply works on "
+    "max(parallelism, max-restarts) instances at once; their API calls share --parallelism).",
 )
 @click.option(
     "--instance-timeout",
@@ -354,10 +356,19 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
 @click.option(
     "--poll-interval",
     type=FiniteFloatRange(0.01, 60),
-    default=2.0,
-    show_default=True,
+    default=None,
     metavar="SECONDS",
-    help="First status poll delay while waiting (grows 1.5x per poll, up to 15 s).",
+    help="Densest status poll interval, near a restart's expected end (default: 1/100 of the "
+    "restart's estimate, 0.25-2 s); polls are sparse before it. Other waits start at it (default 2 s), "
+    "growing 1.5x to 15 s.",
+)
+@click.option(
+    "--expected-restart",
+    type=FiniteFloatRange(0.1, 24 * 3600),
+    default=None,
+    metavar="SECONDS",
+    help="How long a certificate restart takes on this target, if known (default: the documents' ~3 min, "
+    "an embedded emulator's own restart time; ACL changes a third of it). Paces the status polls only.",
 )
 @click.option(
     "--audit-log",
@@ -420,7 +431,8 @@ def apply(
     parallelism: int,
     max_restarts: int,
     instance_timeout: float,
-    poll_interval: float,
+    poll_interval: float | None,
+    expected_restart: float | None,
     audit_log: Path | None,
     export_dir: Path | None,
     force_export: bool,
@@ -592,7 +604,9 @@ def apply(
             # A saved plan carries the overrides it was reviewed with (--allow-restart is refused with it).
             allow_restart=frozenset(allow_restart if saved is None else saved["allow_restart"]),
             instance_timeout=instance_timeout,
-            backoff=Backoff(initial=poll_interval, factor=1.5, maximum=max(poll_interval, 15.0)),
+            backoff=Backoff(initial=poll_interval or 2.0, factor=1.5, maximum=max(poll_interval or 2.0, 15.0)),
+            dense_poll=poll_interval,
+            restart_scale=restart_scale(connection.target, expected_restart),
             export_dir=export_dir,
             force_export=force_export,
         )

@@ -28,6 +28,7 @@ from rdsssl_reconcile.cli.options import (
     resolve_now,
     timeout_option,
 )
+from rdsssl_reconcile.cli.select_options import selection_options
 from rdsssl_reconcile.drift.model import DriftReport
 from rdsssl_reconcile.errors import UserError
 from rdsssl_reconcile.textsafe import visible
@@ -137,6 +138,7 @@ def write_report(path: Path, text: str) -> None:
     metavar="ID",
     help="Report only this declared instance (repeatable): nothing else is read.",
 )
+@selection_options
 @max_bytes_option
 @parallelism_option
 @timeout_option
@@ -150,6 +152,8 @@ def drift(
     baseline_plan: Path | None,
     audit_log: Path | None,
     targets: tuple[str, ...],
+    regions: tuple[str, ...],
+    selects: tuple[str, ...],
     max_bytes: int,
     parallelism: int,
     timeout: float,
@@ -160,22 +164,24 @@ def drift(
     Makes only Describe calls (a Describe-only RAM policy is enough). Exit 0 when nothing drifted, 2 when
     an instance drifted or is pending or a certificate is in its renewal window, 1 on an error.
     """
-    from rdsssl_reconcile.cli.runner import report_retry, session, targeted
+    from rdsssl_reconcile.cli.runner import report_retry, selected, session, targeted
     from rdsssl_reconcile.cloud.port import ReadOnlyView
     from rdsssl_reconcile.drift.run import DriftInputs, load_inputs, run_drift
+    from rdsssl_reconcile.spec.selection import parse_selection
 
     spec_paths = list(paths) if paths else [Path("specs")]
     with document_on_error(output_format, command="drift"):
         formats = renderers(max_bytes=max_bytes)
         extra = parse_reports(reports, list(formats))
         moment = resolve_now(now)
+        selection = parse_selection(regions, selects)
         inputs: DriftInputs = load_inputs(spec_paths, baseline_plan=baseline_plan, audit_log=audit_log)
         with session(spec_paths, endpoint=endpoint, timeout=timeout, now=moment, on_retry=report_retry) as (
             spec_set,
             connection,
         ):
             declared = [i.id for i in spec_set.instances]
-            spec_set = targeted(spec_set, targets)
+            spec_set = selected(targeted(spec_set, targets), selection)
             report = run_drift(
                 ReadOnlyView(connection.client),
                 spec_set,

@@ -2,7 +2,7 @@
 
 Thin: files are read and parsed defensively here (the saved-plan reader's JSON parser and schema), the
 merge itself is :mod:`rdsssl_reconcile.planning.merge`, the views are the plan's renderers (and, for
-drift, :mod:`rdsssl_reconcile.render.drift_brief`). Exit codes: for plans, those of ``plan`` over the
+drift, the drift command's own renderers). Exit codes: for plans, those of ``plan`` over the
 merged instances (``--detailed-exitcode`` as for plan: 0 all in sync, 2 something left to do, 1 an
 error); for drift reports, those of ``drift`` (0 no drift, 2 drift, pending or expiring, 1 an error or a
 missing instance); 1 when the inputs cannot be merged. So the merged code is the worst of the inputs'.
@@ -49,7 +49,7 @@ def merge(files: tuple[Path, ...], output_format: str, detailed_exitcode: bool, 
 
     sources = [Source(name=str(path), document=_read(path)) for path in files]
     if kind_of(sources) == "drift":
-        return _merge_drift(sources, output_format)
+        return _merge_drift(sources, output_format, max_bytes=max_bytes)
     return _merge_plans(sources, output_format, detailed=detailed_exitcode, max_bytes=max_bytes)
 
 
@@ -130,18 +130,22 @@ def _merge_plans(sources: list[Any], output_format: str, *, detailed: bool, max_
     return plan_exit_code(assessments, detailed=detailed)
 
 
-def _merge_drift(sources: list[Any], output_format: str) -> int:
+def _merge_drift(sources: list[Any], output_format: str, *, max_bytes: int) -> int:
     from rdsssl_reconcile import __version__
     from rdsssl_reconcile.drift.model import report_to_json
     from rdsssl_reconcile.planning.merge import merge_drift
-    from rdsssl_reconcile.render.drift_brief import render_drift_markdown, render_drift_text
+    from rdsssl_reconcile.render.drift_markdown import render_drift_markdown
+    from rdsssl_reconcile.render.drift_text import render_drift_text
 
     report = merge_drift(sources)
     header = f"Drift merged from {len(sources)} reports: {', '.join(s.name for s in sources)}"
     if output_format == "json":
         click.echo(json.dumps(report_to_json(report, tool_version=__version__), indent=2))
-    elif output_format == "markdown":
-        click.echo(render_drift_markdown(report, header=header), nl=False)
     else:
-        click.echo(render_drift_text(report, header=header), nl=False)
+        # The same views as one drift run of all the shards' instances; which files went in goes to stderr.
+        click.echo(visible(header), err=True)
+        if output_format == "markdown":
+            click.echo(render_drift_markdown(report, max_bytes=max_bytes), nl=False)
+        else:
+            click.echo(render_drift_text(report), nl=False)
     return report.exit_code

@@ -7,6 +7,7 @@ emulator must keep running for as long as it does).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -101,6 +102,10 @@ def plan_specs(
     allow_restart: Iterable[str] = (),
 ) -> Plan:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
+    # Everything alive now (the vendor SDK's thousands of classes, the specs) lives as long as the
+    # command: frozen out of the collector, the full collections a fleet read triggers do not walk
+    # it again and again (2.2-2.7 s of 12 full collections at 10,000 instances before).
+    gc.freeze()
     read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
     for note in read.notes():
         click.echo(f"note: {visible(note)}", err=True)
@@ -143,5 +148,26 @@ def render_plan(plan: Plan, output_format: str) -> str:
     return render_text(plan)
 
 
+#: Characters of JSON written at once when a plan is streamed to stdout.
+_JSON_BATCH = 1 << 20
+
+
 def echo_plan(plan: Plan, output_format: str) -> None:
-    click.echo(render_plan(plan, output_format), nl=False)
+    """The plan on stdout; JSON is streamed, exactly as :func:`render_plan` would render it.
+
+    ``json.dumps(..., indent=2)`` of 10,000 instances (30 MB of text) builds millions of small strings
+    before joining them: 170 MB of peak memory for a document that only has to be written out.
+    """
+    if output_format != "json":
+        click.echo(render_plan(plan, output_format), nl=False)
+        return
+    batch: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(indent=2).iterencode(plan_to_json(plan, tool_version=__version__)):
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= _JSON_BATCH:
+            click.echo("".join(batch), nl=False)
+            batch, size = [], 0
+    batch.append("\n")
+    click.echo("".join(batch), nl=False)

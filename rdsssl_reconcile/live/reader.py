@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from rdsssl_reconcile.cloud.port import ReadOnlyCloudClient
+from rdsssl_reconcile.cloud.port import NOT_FOUND_CODES, ReadOnlyCloudClient
 from rdsssl_reconcile.errors import CloudError
 from rdsssl_reconcile.live.discovery import RegionDiscovery, RegionObservation, Submit, discover_region
 from rdsssl_reconcile.live.model import InstanceFacts, LiveInstance, ReadError, ReadOutcome
@@ -97,6 +97,52 @@ def read_one(client: ReadOnlyCloudClient, ref: InstanceRef, wants_ssl: Callable[
         return unread
     facts = parse_instance(discovery.found[ref.instance_id], ref.region)
     return read_instance(client, facts, wants_ssl(facts))
+
+
+#: The one status in which an instance may have finished its change (the API pages' ``DBInstanceStatus``).
+RUNNING = "Running"
+
+
+def read_progress(
+    client: ReadOnlyCloudClient, ref: InstanceRef, wants_ssl: Callable[[InstanceFacts], bool]
+) -> LiveInstance:
+    """The cheapest read that tells whether a change is still running: a full read once it may be over.
+
+    apply polls with it while it waits: DescribeDBInstanceAttribute (the documented single-instance
+    read, for ``DBInstanceStatus``) and DescribeDBInstanceSSL (for ``LastModifyStatus`` and its reason),
+    two calls where a full read takes three. While the instance is busy (not ``Running``, or
+    ``LastModifyStatus`` ``setting``) that is the whole poll, and the result is *partial*: its
+    ``endpoints`` are None. Once it is not busy, DescribeDBInstanceNetInfo completes it, so the result
+    is then the full state read after the change ended (the attribute entry gives the same facts as
+    DescribeDBInstances, see :mod:`.discovery`), which is what a proof re-plans from.
+
+    So a result is partial only when it shows the instance busy: a caller that re-plans only instances
+    that are not busy never plans from a partial read.
+    """
+    try:
+        item = client.describe_instance(ref.region, ref.instance_id)
+    except CloudError as exc:
+        outcome = ReadOutcome.NOT_FOUND if exc.code in NOT_FOUND_CODES else ReadOutcome.ERROR
+        return LiveInstance(instance_id=ref.instance_id, region=ref.region, outcome=outcome, error=_error(exc))
+    facts = parse_instance(item, ref.region)
+    if facts.id != ref.instance_id:
+        return read_one(client, ref, wants_ssl)  # an answer about another id proves nothing: read it all
+    if not wants_ssl(facts):
+        return LiveInstance(instance_id=facts.id, region=facts.region, outcome=ReadOutcome.FOUND, facts=facts)
+    try:
+        ssl = parse_ssl(client.describe_ssl(facts.region, facts.id))
+        if facts.status != RUNNING or ssl.last_modify_status == "setting":
+            return LiveInstance(
+                instance_id=facts.id, region=facts.region, outcome=ReadOutcome.FOUND, facts=facts, ssl=ssl
+            )
+        endpoints = parse_net_info(client.describe_net_info(facts.region, facts.id))
+    except CloudError as exc:
+        return LiveInstance(
+            instance_id=facts.id, region=facts.region, outcome=ReadOutcome.ERROR, facts=facts, error=_error(exc)
+        )
+    return LiveInstance(
+        instance_id=facts.id, region=facts.region, outcome=ReadOutcome.FOUND, facts=facts, endpoints=endpoints, ssl=ssl
+    )
 
 
 def read_fleet(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -193,10 +194,16 @@ def load_private_key(data: bytes | str, *, what: str = "private key", validate: 
     encoding = {"RSA PRIVATE KEY": KeyEncoding.PKCS1, "EC PRIVATE KEY": KeyEncoding.SEC1}.get(
         block.label, KeyEncoding.PKCS8
     )
+    # RSA consistency checks cost ~25-35 ms per 2048-bit key; callers that only need the public half
+    # of a key someone else generated (the live key, to fingerprint it) pass validate=False. A key is
+    # checked once per process: a spec set loads each key twice (parsing, then the certificate checks),
+    # and fleets often share one key file, which made `validate` of 200 such specs take 15 s.
+    digest = hashlib.sha256(block.der).digest()
+    already_checked = digest in _VALIDATED_KEYS
     try:
-        # RSA consistency checks cost ~25 ms per 2048-bit key; callers that only need the public half
-        # of a key someone else generated (the live key, to fingerprint it) pass validate=False.
-        key = serialization.load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=not validate)
+        key = serialization.load_der_private_key(
+            block.der, password=None, unsafe_skip_rsa_key_validation=not validate or already_checked
+        )
     except UnsupportedAlgorithm:
         raise PemError(
             f"the {what} block at line {block.line} uses an algorithm or curve that is not supported; "
@@ -209,7 +216,14 @@ def load_private_key(data: bytes | str, *, what: str = "private key", validate: 
         key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
     ):
         raise PemError(f"the {what} is a {type(key).__name__}, which cannot serve TLS")
+    if validate:
+        _VALIDATED_KEYS.add(digest)
     return LoadedKey(key=key, encoding=encoding)
+
+
+#: SHA-256 digests of key encodings that passed the consistency checks in this process (digests only:
+#: no key material is kept).
+_VALIDATED_KEYS: set[bytes] = set()
 
 
 def load_crl(data: bytes | str, *, what: str = "CRL") -> x509.CertificateRevocationList:

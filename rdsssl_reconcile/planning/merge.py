@@ -244,6 +244,10 @@ def merge_drift(sources: Sequence[Source]) -> DriftReport:
         spec_paths=tuple(dict.fromkeys(p for r in reports for p in r.spec_paths)),
         unmanaged=tuple(unmanaged),
         coverage=coverage,
+        # Each shard's baseline and notes are kept (once each): a reader of the merged report must still
+        # see which shard had no applied record to compare with.
+        baseline="; ".join(dict.fromkeys(r.baseline for r in reports if r.baseline)),
+        notes=tuple(dict.fromkeys(n for r in reports for n in r.notes)),
     )
 
 

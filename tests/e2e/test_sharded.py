@@ -156,3 +156,35 @@ def test_plans_and_drift_reports_do_not_mix(cli: Cli, example: Path) -> None:
     assert refused.code == 1
     assert "cannot merge plans with drift reports" in refused.err
     assert "(plan.json is a plan; drift.json is a drift report)" in refused.err
+
+
+def test_three_drift_shards_merge_into_the_drift_report_of_the_whole_fleet(cli: Cli, example: Path) -> None:
+    """The nightly matrix: drift per region (--region, as plan), merged, says what one drift run says."""
+    regions = workflow_regions()
+    reports = []
+    for region in regions:
+        out = f"drift-{region}.json"
+        shard = cli("drift", "specs", "--region", region, "--format", "json", cwd=example)
+        assert shard.code in (0, 2), shard.text
+        document = json.loads(shard.out)
+        assert {i["region"] for i in document["instances"]} == {region}
+        (example / out).write_text(shard.out)
+        reports.append(out)
+    merged = cli("merge", *reports, "--format", "json", cwd=example)
+    whole = cli("drift", "specs", "--format", "json", cwd=example)
+    assert merged.code == whole.code, merged.text + whole.text
+    merged_doc, whole_doc = json.loads(merged.out), json.loads(whole.out)
+
+    def drift_view(document: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "summary": document["summary"],
+            "exit_code": document["exit_code"],
+            "instances": {i["id"]: (i["region"], i["status"], i["fields"], i["causes"]) for i in document["instances"]},
+            "expiry": sorted(json.dumps(e, sort_keys=True) for e in document["expiry"]),
+        }
+
+    assert drift_view(merged_doc) == drift_view(whole_doc)
+    assert len(merged_doc["instances"]) == len(whole_doc["instances"]) > 3
+    text = cli("merge", *reports, cwd=example)
+    assert text.code == whole.code
+    assert text.out.splitlines()[-1] == cli("drift", "specs", cwd=example).out.splitlines()[-1]

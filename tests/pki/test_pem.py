@@ -139,3 +139,27 @@ def test_utf16_file_from_windows_notepad(issued: IssuedCertificate) -> None:
     assert load_certificate(data).public_bytes(serialization.Encoding.DER) == _der(issued)
     utf8_bom = b"\xef\xbb\xbf" + issued.cert_pem().encode()
     assert load_certificate(utf8_bom).public_bytes(serialization.Encoding.DER) == _der(issued)
+
+
+def test_a_key_is_checked_for_consistency_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec set loads each key twice and fleets share key files: the ~30 ms RSA check runs once per key."""
+    from tests.pki.builders import rsa_key
+
+    pem = (
+        rsa_key(index=7)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    checked: list[bool] = []
+    real = serialization.load_der_private_key
+
+    def counting(data: bytes, password: bytes | None, *, unsafe_skip_rsa_key_validation: bool) -> object:
+        checked.append(not unsafe_skip_rsa_key_validation)
+        return real(data, password, unsafe_skip_rsa_key_validation=unsafe_skip_rsa_key_validation)
+
+    monkeypatch.setattr("rdsssl_reconcile.pki.pem._VALIDATED_KEYS", set())
+    monkeypatch.setattr(serialization, "load_der_private_key", counting)
+    for _ in range(3):
+        load_private_key(pem)
+    load_private_key(pem, validate=False)
+    assert checked == [True, False, False, False]

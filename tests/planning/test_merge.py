@@ -98,15 +98,15 @@ def test_merge_command_on_drift_files(tmp_path: Path, capsys: pytest.CaptureFixt
     code = run(["merge", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     out = capsys.readouterr().out
     assert code == 1  # drift's code: an error in a shard
-    assert "pgm-b (cn-shanghai): error: \\x1b[2Aboom" in out
+    assert "pgm-b (cn-shanghai): error - \\x1b[2Aboom" in out
     assert "\x1b" not in out
-    assert "Coverage: 1 of 1 scanned instances managed (100%)." in out
+    assert "1 in sync, 1 error" in out.splitlines()[-1]
     assert run(["merge", str(tmp_path / "a.json"), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["kind"] == "drift"
     assert [i["id"] for i in document["instances"]] == ["pgm-a"]
     assert run(["merge", str(tmp_path / "a.json"), "--format", "markdown"]) == 0
-    assert "| pgm-a | cn-hangzhou | in_sync | - |" in capsys.readouterr().out
+    assert "| `pgm-a` | in_sync | - |" in capsys.readouterr().out
 
 
 def test_merge_refuses_what_is_not_a_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
