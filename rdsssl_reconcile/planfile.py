@@ -40,9 +40,13 @@ from rdsssl_reconcile.live.model import ReadError
 from rdsssl_reconcile.planning.compare import differences, path_label, render_value
 from rdsssl_reconcile.planning.model import (
     PLAN_FORMAT_VERSION,
+    Action,
+    Deferral,
+    DeferralReason,
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -140,9 +144,16 @@ def read_plan(path: Path) -> dict[str, Any]:
         raise PlanFileError(f"{where}: not a plan saved by 'rdsssl-reconcile plan --out'")
     version = document.get("format_version")
     if not isinstance(version, str) or version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
+        major = version.split(".")[0] if isinstance(version, str) else ""
+        older = major.isdigit() and int(major) < int(PLAN_FORMAT_VERSION.split(".")[0])
+        why = (
+            "it was saved by an older rdsssl-reconcile; make the plan again with this version ('plan --out')"
+            if older
+            else "it was saved by another rdsssl-reconcile; apply it with that version, or make the plan again"
+        )
         raise PlanFileError(
             f"{where}: format_version: plan format {render_value(version)} is not supported by this version "
-            f"(expects {PLAN_FORMAT_VERSION})"
+            f"(expects {PLAN_FORMAT_VERSION}): {why}; nothing was read or changed"
         )
     problems = schema_problems(document)
     if problems:
@@ -359,7 +370,8 @@ def _translate(error: jsonschema.ValidationError) -> str:
             wanted = expected if isinstance(expected, list) else [expected]
             return f"{at}: expected {' or '.join(_TYPE_WORDS[t] for t in wanted)}, found {_found(value)}"
         case "enum":
-            return f"{at}: expected one of {', '.join(str(v) for v in expected)}, found {_found(value)}"
+            shown = ", ".join("null" if v is None else str(v) for v in expected)
+            return f"{at}: expected one of {shown}, found {_found(value)}"
         case "const":
             return f"{at}: expected {expected}, found {_found(value)}"
         case "pattern" if path == ("generated_at",):
@@ -397,6 +409,13 @@ def _semantic_problems(document: dict[str, Any]) -> list[str]:
         problems.append(f"generated_at: {render_value(document['generated_at'])} is not a real UTC time")
     seen: dict[str, int] = {}
     for index, item in enumerate(document["instances"]):
+        deferral = item["deferral"]
+        for key in ("closes_at", "next_opening"):
+            value = deferral.get(key) if isinstance(deferral, dict) else None
+            try:
+                _time(value)
+            except ValueError:
+                problems.append(f"instances[{index}].deferral.{key}: {render_value(value)} is not a real UTC time")
         if item["id"] in seen:
             problems.append(f"instances[{index}].id: {visible(item['id'])} is already instances[{seen[item['id']]}]")
         seen.setdefault(item["id"], index)
@@ -482,6 +501,7 @@ def plan_from_document(document: Mapping[str, Any], where: str) -> Plan:
         generated_at=generated_at(dict(document)),
         spec_paths=tuple(document["spec_paths"]),
         spec_warnings=tuple(document["spec_warnings"]),
+        allow_restart=tuple(document["allow_restart"]),
     )
     in_file = {k: v for k, v in document.items() if k not in SAVED_ONLY_KEYS}
     again = plan_to_json(plan, tool_version=document["tool_version"])
@@ -504,6 +524,28 @@ def plan_from_document(document: Mapping[str, Any], where: str) -> Plan:
     return plan
 
 
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, GENERATED_AT_FORMAT).replace(tzinfo=UTC)
+
+
+def deferral_from_json(value: Mapping[str, Any] | None) -> Deferral | None:
+    """A plan's ``deferral`` object (schema-checked) as the model's :class:`Deferral`."""
+    if value is None:
+        return None
+    return Deferral(
+        reason=DeferralReason(value["reason"]),
+        policy=value["policy"],
+        estimated_seconds=value["estimated_seconds"],
+        window=value["window"],
+        closes_at=_time(value["closes_at"]),
+        next_opening=_time(value["next_opening"]),
+    )
+
+
+def action_from_json(value: str | None) -> Action | None:
+    return None if value is None else Action(value)
+
+
 def _instance(item: Mapping[str, Any]) -> InstancePlan:
     status = PlanStatus(item["status"])
     detail = item["restart_detail"]
@@ -517,7 +559,9 @@ def _instance(item: Mapping[str, Any]) -> InstancePlan:
         status=status,
         reasons=tuple(item["reasons"]),
         changes=tuple(
-            FieldChange(field=c["field"], before=c["before"], after=c["after"], rule_id=c["rule"], reason=c["reason"])
+            FieldChange(
+                field=c["field"], before=c["before_text"], after=c["after_text"], rule_id=c["rule"], reason=c["reason"]
+            )
             for c in item["changes"]
         ),
         request=None
@@ -542,7 +586,11 @@ def _instance(item: Mapping[str, Any]) -> InstancePlan:
         ),
         warnings=tuple(item["warnings"]),
         notes=tuple(item["notes"]),
-        policy=item["policy"],
+        policy=PlannedPolicy(
+            mode=item["policy"]["mode"],
+            window=item["policy"]["window"],
+            renew_before_days=item["policy"]["renew_before_days"],
+        ),
         spec_location=item["spec"],
         live_fingerprint=item["live_fingerprint"],
         desired_digest=item["desired_digest"],
@@ -552,4 +600,6 @@ def _instance(item: Mapping[str, Any]) -> InstancePlan:
             action=error["action"], code=error["code"], message=error["message"], request_id=error["request_id"]
         ),
         live=item["live"],
+        action=action_from_json(item["action"]),
+        deferral=deferral_from_json(item["deferral"]),
     )

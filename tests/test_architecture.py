@@ -32,7 +32,7 @@ def test_only_cloud_sdk_imports_the_vendor_sdk() -> None:
 def test_planner_is_pure() -> None:
     """The planner decides from values: no SDK, no clock, no files, no network, no logging."""
     forbidden = {"time", "os", "socket", "logging", "subprocess", "urllib", "pathlib", "rdsssl_reconcile.cloud"}
-    for module in ("planner.py", "rules.py", "eligibility.py", "request.py", "model.py"):
+    for module in ("planner.py", "rules.py", "eligibility.py", "request.py", "model.py", "policy.py"):
         names = imported_modules(PACKAGE / "planning" / module)
         assert not {n for n in names if n.split(".")[0] in forbidden or n.startswith("rdsssl_reconcile.cloud")}, module
 

@@ -44,9 +44,13 @@ from rdsssl_reconcile.planning.compare import (
     without_volatile,
 )
 from rdsssl_reconcile.planning.model import (
+    Action,
+    Deferral,
+    DeferralReason,
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -78,7 +82,7 @@ def a_plan() -> Plan:
             )
         ),
         restart=RestartAssessment.of(changes),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location="specs/a.yaml:1 (instances[0])",
         live_fingerprint="f1",
         desired_digest="d1",
@@ -90,7 +94,7 @@ def a_plan() -> Plan:
         description="reports",
         status=PlanStatus.IN_SYNC,
         reasons=("SSL is off, as declared",),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location="specs/a.yaml:5 (instances[1])",
         live_fingerprint="f2",
         desired_digest="d2",
@@ -178,6 +182,37 @@ SCHEMA_CASES = [
     pytest.param(lambda d: d.pop("summary"), "(top level): missing 'summary'", id="summary-missing"),
     pytest.param(
         lambda d: d["instances"][1].update(id="pgm-a"), "instances[1].id: pgm-a is already instances[0]", id="dup-id"
+    ),
+    pytest.param(
+        lambda d: d["instances"][0].update(action="later"),
+        "instances[0].action: expected one of now, deferred, null, found a text (later)",
+        id="action-enum",
+    ),
+    pytest.param(
+        lambda d: d["instances"][0]["changes"][0].update(before=0),
+        "instances[0].changes[0].before: expected a text or true or false or a list or null, found a whole number (0)",
+        id="typed-before",
+    ),
+    pytest.param(
+        lambda d: d["instances"][0]["policy"].update(mode="sometimes"),
+        "instances[0].policy.mode: expected one of allowed, window, never, found a text (sometimes)",
+        id="policy-mode",
+    ),
+    pytest.param(lambda d: d.pop("allow_restart"), "(top level): missing 'allow_restart'", id="allow-restart"),
+    pytest.param(
+        lambda d: d["instances"][0].update(
+            action="deferred",
+            deferral={
+                "reason": "window_closed",
+                "policy": "window",
+                "window": "sat 02:00-04:00",
+                "closes_at": None,
+                "next_opening": "2026-13-05T02:00:00Z",
+                "estimated_seconds": 180,
+            },
+        ),
+        "instances[0].deferral.next_opening: 2026-13-05T02:00:00Z is not a real UTC time",
+        id="deferral-month-13",
     ),
     pytest.param(
         lambda d: d.update(generated_at="2026-13-01T00:00:00Z"),
@@ -318,8 +353,8 @@ WORDING = [
         id="summary",
     ),
     pytest.param(
-        lambda d: d["instances"][0].update(policy="restart never"),
-        "pgm-a: the file says policy: restart never; the spec now says restart allowed",
+        lambda d: d["instances"][0]["policy"].update(mode="never"),
+        "pgm-a: the file says policy.mode: never; the spec now says allowed",
         id="policy",
     ),
     pytest.param(
@@ -328,8 +363,8 @@ WORDING = [
         id="desired-ref",
     ),
     pytest.param(
-        lambda d: d["instances"][0]["changes"][1].update(before=""),
-        'pgm-a: the file says changes[ssl.endpoints].before: "" (empty); the plan now says (none)',
+        lambda d: d["instances"][0]["changes"][1].update(before_text=""),
+        'pgm-a: the file says changes[ssl.endpoints].before_text: "" (empty); the plan now says (none)',
         id="empty-text",
     ),
     pytest.param(
@@ -467,7 +502,7 @@ def _error_plan() -> Plan:
         description=None,
         status=PlanStatus.ERROR,
         reasons=("DescribeDBInstanceSSL failed: ServiceUnavailable",),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location="specs/a.yaml:9 (instances[2])",
         desired_digest="d3",
         error=ReadError(action="DescribeDBInstanceSSL", code="ServiceUnavailable", message="busy", request_id="r-1"),
@@ -476,7 +511,31 @@ def _error_plan() -> Plan:
     return dataclasses.replace(a_plan(), instances=(*a_plan().instances, unreadable, missing), spec_warnings=("w",))
 
 
-@pytest.mark.parametrize("plan", [a_plan(), _error_plan()], ids=["change-and-in-sync", "error-and-not-found"])
+def _deferred_plan() -> Plan:
+    """pgm-a deferred by a window that is too short (every deferral field set), under --allow-restart pgm-b."""
+    plan = a_plan()
+    changed = plan.instances[0]
+    deferred = dataclasses.replace(
+        changed,
+        policy=PlannedPolicy(mode="window", window="sat 02:00-04:00", renew_before_days=20),
+        action=Action.DEFERRED,
+        deferral=Deferral(
+            reason=DeferralReason.WINDOW_TOO_SHORT,
+            policy="window",
+            estimated_seconds=180,
+            window="sat 02:00-04:00",
+            closes_at=datetime(2026, 11, 28, 4, 0, tzinfo=UTC),
+            next_opening=datetime(2026, 12, 5, 2, 0, tzinfo=UTC),
+        ),
+    )
+    return dataclasses.replace(plan, instances=(deferred, *plan.instances[1:]), allow_restart=("pgm-b",))
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [a_plan(), _error_plan(), _deferred_plan()],
+    ids=["change-and-in-sync", "error-and-not-found", "deferred"],
+)
 def test_a_saved_plan_is_rebuilt_into_the_plan_it_was_written_from(plan: Plan) -> None:
     document = json.loads(json.dumps(saved_plan_document(plan, ())))
     rebuilt = plan_from_document(document, "plan.json")

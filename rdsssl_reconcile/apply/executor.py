@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rdsssl_reconcile.apply.audit import AuditLog
-from rdsssl_reconcile.apply.policy import decide
 from rdsssl_reconcile.apply.poll_schedule import PollSchedule, learned_expectation
 from rdsssl_reconcile.apply.waiting import Backoff, Judgement, Verdict, WaitOutcome, mmss, poll_until
 from rdsssl_reconcile.clock import Clock
@@ -60,8 +59,9 @@ from rdsssl_reconcile.pki.authority import IssuedCertificate
 from rdsssl_reconcile.pki.summary import summarize_certificate
 from rdsssl_reconcile.planning.compare import instance_moves
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
-from rdsssl_reconcile.planning.model import InstancePlan, PlanStatus
+from rdsssl_reconcile.planning.model import Action, InstancePlan, PlanStatus
 from rdsssl_reconcile.planning.planner import plan_instance
+from rdsssl_reconcile.planning.policy import PolicyDecision, decide
 from rdsssl_reconcile.planning.request import (
     ParameterValue,
     build_parameters,
@@ -91,7 +91,10 @@ class Outcome(Enum):
     FAILED = "failed"
     NOT_CONVERGED = "not_converged"
     UNKNOWN = "unknown"
-    SKIPPED = "skipped"
+    #: Planned without a change (in sync, ineligible): nothing to send.
+    NOTHING_TO_DO = "nothing_to_do"
+    #: A change that was never sent: interrupted before its turn, or every restart slot stayed held.
+    NOT_SUBMITTED = "not_submitted"
 
 
 class Sent(Enum):
@@ -323,10 +326,10 @@ class Executor:
             result = self._apply(item, desired)
         except _Interrupted:
             result = InstanceResult(
-                id=item.id, outcome=Outcome.SKIPPED, detail="interrupted before submitting: not changed"
+                id=item.id, outcome=Outcome.NOT_SUBMITTED, detail="interrupted before submitting: not changed"
             )
         except _NoSlot as exc:
-            result = InstanceResult(id=item.id, outcome=Outcome.SKIPPED, detail=str(exc))
+            result = InstanceResult(id=item.id, outcome=Outcome.NOT_SUBMITTED, detail=str(exc))
         except CloudError as exc:
             result = InstanceResult(
                 id=item.id, outcome=Outcome.FAILED, detail=f"{exc.action} failed: {exc.code}: {exc.message}"
@@ -397,14 +400,15 @@ class Executor:
         if item.status is not PlanStatus.CHANGE or item.request is None:
             reason = "; ".join(item.reasons)
             return InstanceResult(
-                id=item.id, outcome=Outcome.SKIPPED, detail=f"{item.status.value.replace('_', ' ')}: {reason}"
+                id=item.id, outcome=Outcome.NOTHING_TO_DO, detail=f"{item.status.value.replace('_', ' ')}: {reason}"
             )
-        decision = decide(item, desired.policy, now=self.clock.now(), allow_restart=self.settings.allow_restart)
+        now = self.clock.now()
+        decision = decide(item, desired.policy, now=now, allow_restart=self.settings.allow_restart)
+        # No phase line for a deferral: the finished line says "deferred" with the reason (once, not twice).
+        if item.action is Action.DEFERRED:
+            return _deferred_as_planned(item, decision)
         if not decision.allowed:
-            # No phase line: the finished line says "deferred" with the reason (once, not twice).
-            return InstanceResult(
-                id=item.id, outcome=Outcome.DEFERRED, detail=decision.reason, next_window=decision.next_window
-            )
+            return _deferred_at_send(item, decision, now, waited=None)
         self._check_interrupted()
         restarts = item.restart.restart.counts_as_restart
         if restarts:
@@ -459,7 +463,7 @@ class Executor:
                     f"LastModifyStatus {modify}) until the timeout of {mmss(self.settings.instance_timeout)}",
                 )
         now = self.clock.now()
-        current = plan_instance(desired, live, now=now)
+        current = plan_instance(desired, live, now=now, allow_restart=self.settings.allow_restart)
         if current.status is PlanStatus.IN_SYNC:
             return InstanceResult(
                 id=item.id,
@@ -475,12 +479,7 @@ class Executor:
             )
         decision = decide(current, desired.policy, now=now, allow_restart=self.settings.allow_restart)
         if not decision.allowed:
-            return InstanceResult(
-                id=item.id,
-                outcome=Outcome.DEFERRED,
-                detail=f"not submitted: {decision.reason}" if waited else decision.reason,
-                next_window=decision.next_window,
-            )
+            return _deferred_at_send(item, decision, now, waited=waited)
         parameters = build_parameters(desired, live, current.changes)
         assert item.request is not None
         if planned_request(parameters).digest != item.request.digest:
@@ -822,6 +821,34 @@ class Executor:
         last = outcome.last
         still_busy = last is None or last.outcome is not ReadOutcome.FOUND or _is_busy(last)
         return InstanceResult(id=item.id, outcome=Outcome.UNKNOWN, detail=detail, still_busy=still_busy)
+
+
+def _deferred_as_planned(item: InstancePlan, decision: PolicyDecision) -> InstanceResult:
+    """The reviewed plan deferred the restart: it is never run by this apply, even if policy allows it now."""
+    deferral = item.deferral
+    detail = deferral.sentence(item.id) if deferral else decision.reason
+    if decision.allowed:
+        detail += "; the policy allows it now, but the reviewed plan deferred it: plan again to apply it"
+    return InstanceResult(
+        id=item.id, outcome=Outcome.DEFERRED, detail=detail, next_window=deferral.next_opening if deferral else None
+    )
+
+
+def _deferred_at_send(
+    item: InstancePlan, decision: PolicyDecision, now: datetime, *, waited: str | None
+) -> InstanceResult:
+    """The policy defers the restart at the moment of sending: never sent later, never dropped silently.
+
+    When the reviewed plan said it runs now (the window closed meanwhile), the detail says so in plain words.
+    """
+    if item.action is Action.NOW:
+        detail = (
+            f"not submitted: {decision.reason} (the plan shown restarts it now, but at {now:%Y-%m-%d %H:%M} UTC "
+            "the policy defers it; plan again)"
+        )
+    else:
+        detail = f"not submitted: {decision.reason}" if waited else decision.reason
+    return InstanceResult(id=item.id, outcome=Outcome.DEFERRED, detail=detail, next_window=decision.next_window)
 
 
 def export_files(export_dir: Path, instance_id: str) -> tuple[Path, Path]:

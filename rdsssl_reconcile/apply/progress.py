@@ -323,7 +323,8 @@ _OUTCOME_STYLE = {
     Outcome.DEFERRED: "yellow",
     Outcome.FAILED: "red",
     Outcome.NOT_CONVERGED: "red",
-    Outcome.SKIPPED: "dim",
+    Outcome.NOTHING_TO_DO: "dim",
+    Outcome.NOT_SUBMITTED: "yellow",
 }
 
 

@@ -1,7 +1,9 @@
 """The end-of-apply summary and the exit code it implies (documented in the README).
 
-0: everything planned was applied (or found already applied by another run), or there was nothing to do.
-3: some instances were deferred, failed, did not converge or ended unknown (the others may have been applied).
+0: everything planned was applied (or found already applied by another run), or there was nothing to do
+(``nothing_to_do``: in sync or ineligible when planned).
+3: some instances were deferred, failed, did not converge, ended unknown or were not submitted (``not_submitted``:
+interrupted before their turn, or every restart slot stayed held); the others may have been applied.
 130: interrupted (set by the CLI). Refusals before anything runs are errors (1), raised earlier.
 """
 
@@ -16,6 +18,8 @@ from rdsssl_reconcile.textsafe import visible
 
 EXIT_OK = 0
 EXIT_PARTIAL = 3
+#: 2.0: the outcome ``skipped`` became ``nothing_to_do`` and ``not_submitted`` (summary keys too).
+REPORT_FORMAT_VERSION = "2.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class ApplyReport:
 
     @property
     def exit_code(self) -> int:
-        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED, Outcome.UNKNOWN)
+        bad = (Outcome.DEFERRED, Outcome.FAILED, Outcome.NOT_CONVERGED, Outcome.UNKNOWN, Outcome.NOT_SUBMITTED)
         return EXIT_PARTIAL if any(r.outcome in bad for r in self.results) else EXIT_OK
 
     def sentence(self) -> str:
@@ -82,7 +86,7 @@ class ApplyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format_version": "1.0",
+            "format_version": REPORT_FORMAT_VERSION,
             "target": self.target,
             "interrupted": self.interrupted,
             "summary": {o.value: self.count(o) for o in Outcome}

@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, chdir, nullcontext
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,14 @@ from rdsssl_reconcile.cli.verify_cmd import verify_connect_options, with_connect
 from rdsssl_reconcile.cloud.session import Connection
 from rdsssl_reconcile.errors import CloudError, PlanFileError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_live
-from rdsssl_reconcile.planfile import generated_at, locate_specs, read_plan, saved_plan_document
+from rdsssl_reconcile.planfile import (
+    action_from_json,
+    deferral_from_json,
+    generated_at,
+    locate_specs,
+    read_plan,
+    saved_plan_document,
+)
 from rdsssl_reconcile.planning.compare import (
     decision_differences,
     differences,
@@ -53,7 +61,7 @@ from rdsssl_reconcile.planning.compare import (
     without_volatile,
 )
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
-from rdsssl_reconcile.planning.model import Plan, PlanStatus
+from rdsssl_reconcile.planning.model import InstancePlan, Plan, PlanStatus
 from rdsssl_reconcile.planning.outcome import (
     Assessment,
     Verdict,
@@ -132,6 +140,7 @@ def _replan_saved(
             target=connection.target.to_json(),
             spec_paths=tuple(str(p) for p in spec_paths),
             spec_warnings=tuple(str(w) for w in specs.warnings),
+            allow_restart=saved["allow_restart"],  # the reviewed plan's own overrides
         )
 
     current = plan_at(spec_set, now)
@@ -143,7 +152,7 @@ def _replan_saved(
     ]
     problems = _refusal(saved, rebuilt, current, targets)
     if not problems:
-        return current, ()
+        return _reviewed_decisions(current, saved), ()
     applied = _already_applied(saved, current, targets)
     if applied:
         # Are the applied instances all that moved? Compare the rest alone (the summary counts them all).
@@ -161,6 +170,24 @@ def _replan_saved(
     raise PlanFileError(
         listing("the saved plan is stale; nothing was changed. Re-run 'plan' and review it again:", problems)
     )
+
+
+def _reviewed_decisions(current: Plan, saved: dict[str, Any]) -> Plan:
+    """The plan as of now, carrying the file's now-or-deferred decisions: what the reviewer read is what runs.
+
+    The policy is not compared as of now (a window that closed since the review is not a stale plan):
+    apply decides again right before each request, and a restart the file runs now but the policy defers
+    then is reported ``deferred`` in plain words; a restart the file defers is never run by this apply.
+    """
+    reviewed = {item["id"]: item for item in saved["instances"]}
+
+    def carried(item: InstancePlan) -> InstancePlan:
+        then = reviewed.get(item.id)
+        if then is None:
+            return item
+        return replace(item, action=action_from_json(then["action"]), deferral=deferral_from_json(then["deferral"]))
+
+    return replace(current, instances=tuple(carried(i) for i in current.instances))
 
 
 def listed(ids: tuple[str, ...]) -> str:
@@ -269,6 +296,24 @@ def _errors_as_json(command: Callable[..., int]) -> Callable[..., int]:
     return run_command
 
 
+def _what_happens(plan: Plan) -> str:
+    """The prompt's promise: the restarts that really run now, and the deferred ones said as deferred."""
+    restarting = [i.id for i in plan.instances if i.restarts_now]
+    deferred = [i for i in plan.instances if i.deferred]
+    text = ""
+    if restarting:
+        text += (
+            f" {len(restarting)} instance(s) will restart ({plan.summary.restart_estimate()}): "
+            f"{', '.join(map(visible, restarting))}."
+        )
+    if deferred:
+        text += f" {len(deferred)} instance(s) deferred by policy, not changed by this apply: " + "; ".join(
+            f"{visible(i.id)} ({visible(i.deferral.sentence(i.id) if i.deferral else 'deferred')})" for i in deferred
+        )
+        text += "."
+    return text
+
+
 def _confirm(plan: Plan, auto_approve: bool) -> None:
     if auto_approve:
         return
@@ -277,14 +322,7 @@ def _confirm(plan: Plan, auto_approve: bool) -> None:
             "apply needs confirmation: run it at a terminal and type 'yes', or pass --auto-approve (for CI). "
             "Nothing was changed."
         )
-    restarting = [i.id for i in plan.instances if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart]
-    warning = (
-        f" {len(restarting)} instance(s) will restart ({plan.summary.restart_estimate()}): "
-        f"{', '.join(map(visible, restarting))}."
-        if restarting
-        else ""
-    )
-    click.echo(f"\nDo you want to perform these actions?{warning}")
+    click.echo(f"\nDo you want to perform these actions?{_what_happens(plan)}")
     answer = click.prompt("  Only 'yes' will be accepted", default="", show_default=False, err=False)
     if answer.strip() != "yes":
         raise UserError("Apply cancelled. Nothing was changed.")
@@ -416,7 +454,7 @@ def apply(
 
     Each selected instance is locked on this machine for the whole run (see --lock-timeout).
     """
-    from rdsssl_reconcile.apply.report import ApplyReport
+    from rdsssl_reconcile.apply.report import REPORT_FORMAT_VERSION, ApplyReport
 
     clock = clock_from(now)
     saved: dict[str, Any] | None = None
@@ -425,6 +463,12 @@ def apply(
     selection = parse_selection(regions, selects)
     if _is_plan_file(paths):
         saved = read_plan(paths[0])
+        if allow_restart:
+            raise UserError(
+                f"--allow-restart cannot be used with a saved plan: {visible(str(paths[0]))} records the restarts "
+                f"it allows ({listed(tuple(saved['allow_restart'])) or 'none'}), as reviewed. Make the plan again "
+                "with 'plan --allow-restart ID --out FILE'. Nothing was changed."
+            )
         if not selection.empty:
             raise UserError(
                 f"{selection.describe()}: a saved plan applies the selection it was made with; "
@@ -488,7 +532,12 @@ def apply(
         if saved is None:
             # --target filters everything shown and done: the other instances are not even read.
             plan = plan_specs(
-                targeted(spec_set, targets), connection, spec_paths=spec_paths, parallelism=parallelism, now=clock.now()
+                targeted(spec_set, targets),
+                connection,
+                spec_paths=spec_paths,
+                parallelism=parallelism,
+                now=clock.now(),
+                allow_restart=allow_restart,
             )
         else:
             plan, applied = _replan_saved(
@@ -507,7 +556,9 @@ def apply(
                     f"This plan has already been applied ({now_in_sync}); nothing to do.", err=output_format == "json"
                 )
                 if output_format == "json":
-                    click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
+                    click.echo(
+                        json.dumps({"format_version": REPORT_FORMAT_VERSION, "target": plan.target, "instances": []})
+                    )
                 return EXIT_OK
         items = [(item, by_id[item.id]) for item in plan.instances if target_filter is None or item.id in target_filter]
         # The exit-code rule of plan (planning/outcome.py), for the selected instances.
@@ -525,9 +576,15 @@ def apply(
                 else:
                     click.echo("No changes. Nothing to apply.")
                 if output_format == "json":
-                    click.echo(json.dumps({"format_version": "1.0", "target": plan.target, "instances": []}))
+                    click.echo(
+                        json.dumps({"format_version": REPORT_FORMAT_VERSION, "target": plan.target, "instances": []})
+                    )
                 return code
-            _confirm(plan, auto_approve)
+            if any(item.status is PlanStatus.CHANGE and not item.deferred for item, _ in items):
+                _confirm(plan, auto_approve)
+            else:
+                # Every change is deferred: nothing will happen, so there is nothing to approve.
+                reporter.message(f"No change runs now:{_what_happens(plan)}")
 
         if export_dir is not None:
             # Refuse before anything runs, not halfway through a fleet.
@@ -544,7 +601,8 @@ def apply(
         settings = ApplySettings(
             parallelism=parallelism,
             max_restarts=max_restarts,
-            allow_restart=frozenset(allow_restart),
+            # A saved plan carries the overrides it was reviewed with (--allow-restart is refused with it).
+            allow_restart=frozenset(allow_restart if saved is None else saved["allow_restart"]),
             instance_timeout=instance_timeout,
             backoff=Backoff(initial=poll_interval or 2.0, factor=1.5, maximum=max(poll_interval or 2.0, 15.0)),
             dense_poll=poll_interval,

@@ -145,6 +145,13 @@ def _validate_json(spec_set: SpecSet) -> dict[str, Any]:
     metavar="ID",
     help="Plan only this instance (repeatable): nothing else is read or shown. Not with --out.",
 )
+@click.option(
+    "--allow-restart",
+    "allow_restart",
+    multiple=True,
+    metavar="ID",
+    help="Plan ID's restart to run now despite policy 'never' (repeatable); recorded in a saved plan.",
+)
 @selection_options
 @parallelism_option
 @timeout_option
@@ -159,6 +166,7 @@ def plan(
     targets: tuple[str, ...],
     regions: tuple[str, ...],
     selects: tuple[str, ...],
+    allow_restart: tuple[str, ...],
     parallelism: int,
     timeout: float,
     now: str | None,
@@ -186,24 +194,33 @@ def plan(
             timeout=timeout,
             now=resolve_now(now),
             targets=targets,
+            allow_restart=allow_restart,
         )
     declared = declared_ssl(result.spec_set.instances)
+    assessments = assess(result.plan, declared)
+    errors = [a for a in assessments if a.verdict is Verdict.ERROR]
+    # As terraform: a plan with errors is shown, never saved (apply could not carry it out as reviewed).
+    saving = out if out is not None and not errors else None
     if output_format == "markdown":
-        echo_markdown(result.plan, declared, max_bytes=max_bytes, out=out)
+        echo_markdown(result.plan, declared, max_bytes=max_bytes, out=saving)
     else:
         echo_plan(result.plan, output_format)
-    if out is not None:
+    if saving is not None:
         from rdsssl_reconcile.planfile import write_plan
 
         write_plan(
-            out, result.plan, result.spec_set.instances, selection=None if selection.empty else selection.to_json()
+            saving, result.plan, result.spec_set.instances, selection=None if selection.empty else selection.to_json()
         )
         click.echo(
-            f"Saved the plan to {visible(str(out))}; apply it with: rdsssl-reconcile apply {visible(str(out))}",
+            f"Saved the plan to {visible(str(saving))}; apply it with: rdsssl-reconcile apply {visible(str(saving))}",
             err=True,
         )
-    assessments = assess(result.plan, declared)
-    errors = [a for a in assessments if a.verdict is Verdict.ERROR]
+    elif out is not None:
+        click.echo(
+            f"Error: the plan has errors, so it was not saved to {visible(str(out))} (a plan with errors cannot be "
+            "applied); fix them and run 'plan --out' again.",
+            err=True,
+        )
     if errors:
         # The plan shows them among the others; a CI log must also say why the step fails.
         shown = [f"{a.instance.id}: {a.why}" for a in errors[:MAX_NAMED]]

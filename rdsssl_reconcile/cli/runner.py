@@ -93,7 +93,13 @@ def selected(spec_set: SpecSet, selection: Selection) -> SpecSet:
 
 
 def plan_specs(
-    spec_set: SpecSet, connection: Connection, *, spec_paths: list[Path], parallelism: int, now: datetime
+    spec_set: SpecSet,
+    connection: Connection,
+    *,
+    spec_paths: list[Path],
+    parallelism: int,
+    now: datetime,
+    allow_restart: Iterable[str] = (),
 ) -> Plan:
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
     # Everything alive now (the vendor SDK's thousands of classes, the specs) lives as long as the
@@ -110,6 +116,7 @@ def plan_specs(
         target=connection.target.to_json(),
         spec_paths=tuple(str(p) for p in spec_paths),
         spec_warnings=tuple(str(w) for w in spec_set.warnings),
+        allow_restart=allow_restart,
     )
 
 
@@ -122,10 +129,14 @@ def build_plan(
     now: datetime,
     targets: Iterable[str] = (),
     selection: Selection = EVERY_INSTANCE,
+    allow_restart: Iterable[str] = (),
 ) -> PlanResult:
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=now) as (spec_set, connection):
+        check_declared("--allow-restart", allow_restart, (i.id for i in spec_set.instances))
         spec_set = targeted(selected(spec_set, selection), targets)
-        plan = plan_specs(spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now)
+        plan = plan_specs(
+            spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now, allow_restart=allow_restart
+        )
         return PlanResult(spec_set=spec_set, plan=plan, connection=connection)
 
 

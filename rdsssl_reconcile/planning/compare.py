@@ -5,8 +5,8 @@ everything a reviewer could have read in it is what apply would do, so the compa
 documents, not a chosen list of fields: a field added to the plan format later is compared without
 anyone remembering to. Only the documented volatile fields (:func:`without_volatile`) are left out.
 
-Differences are named the way a reviewer reads them ("pgm-a: the file says policy: restart never; the
-spec now says restart allowed"; "pgm-b: the plan was made when ssl.enabled was false; the instance now
+Differences are named the way a reviewer reads them ("pgm-a: the file says policy.mode: never; the spec
+now says allowed"; "pgm-b: the plan was made when ssl.enabled was false; the instance now
 says true"), causes first (the spec, the live state), then what the plan says.
 """
 
@@ -27,6 +27,7 @@ SPEC_FIELDS: Final = frozenset({"policy", "spec", "description", "region", "desi
 
 #: What apply decides for an instance; if the real now decides differently from the plan's time, the
 #: reviewed plan no longer describes what apply would do (a certificate became due for renewal).
+#: Not :data:`POLICY_FIELDS`: see there.
 DECISION_FIELDS: Final = (
     "status",
     "changes",
@@ -37,6 +38,13 @@ DECISION_FIELDS: Final = (
     "desired_digest",
     "live_fingerprint",
 )
+
+
+#: The policy's now-or-deferred decision. Compared in the saved file (an edit is refused), but not between
+#: the plan's time and now: time moving past a window is expected, not a stale plan. Apply carries out
+#: the reviewed decisions and decides again right before each request: a restart the plan runs now that
+#: the policy defers by then is reported ``deferred`` in plain words, and a deferred one never runs.
+POLICY_FIELDS: Final = ("action", "deferral")
 
 
 class _Missing:

@@ -161,6 +161,7 @@ def merge_plans(sources: Sequence[Source], plans: Sequence[Plan]) -> MergedPlan:
         generated_at=min(p.generated_at for p in plans),
         spec_paths=tuple(dict.fromkeys(path for p in plans for path in p.spec_paths)),
         spec_warnings=tuple(dict.fromkeys(w for p in plans for w in p.spec_warnings)),
+        allow_restart=tuple(sorted({i for p in plans for i in p.allow_restart})),
     )
     return MergedPlan(
         plan=merged,

@@ -8,7 +8,8 @@ rule of each change, and builds the one request apply would send. Decisions carr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,15 @@ from rdsssl_reconcile.planning.endpoints import (
     cloud_endpoint_protected,
     reported_names,
 )
-from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, Plan, PlanStatus, RestartAssessment
+from rdsssl_reconcile.planning.model import (
+    FieldChange,
+    InstancePlan,
+    Plan,
+    PlannedPolicy,
+    PlanStatus,
+    RestartAssessment,
+)
+from rdsssl_reconcile.planning.policy import decide
 from rdsssl_reconcile.planning.request import build_parameters, planned_request
 from rdsssl_reconcile.spec.model import (
     AliyunCertificate,
@@ -320,12 +329,19 @@ def _endpoint_problems(desired: DesiredInstance, live: LiveInstance, now: dateti
     return errors, warnings
 
 
-def plan_instance(desired: DesiredInstance, live: LiveInstance, *, now: datetime) -> InstancePlan:
+def plan_instance(
+    desired: DesiredInstance, live: LiveInstance, *, now: datetime, allow_restart: frozenset[str] = frozenset()
+) -> InstancePlan:
+    """The instance's plan; a change also says whether apply runs it now or defers it (its policy at ``now``)."""
     common: dict[str, Any] = {
         "id": desired.id,
         "region": desired.region,
         "description": desired.description,
-        "policy": desired.policy.describe(),
+        "policy": PlannedPolicy(
+            mode=desired.policy.mode.value,
+            window=desired.policy.window.text if desired.policy.window else None,
+            renew_before_days=desired.policy.renew_before_days,
+        ),
         "spec_location": f"{desired.location} ({desired.location.path})",
         "desired_digest": desired.digest(),
         "live_fingerprint": live.fingerprint(),
@@ -386,7 +402,7 @@ def plan_instance(desired: DesiredInstance, live: LiveInstance, *, now: datetime
         )
     frozen_changes = tuple(changes)
     parameters = build_parameters(desired, live, frozen_changes)
-    return InstancePlan(
+    planned = InstancePlan(
         status=PlanStatus.CHANGE,
         changes=frozen_changes,
         request=planned_request(parameters),
@@ -395,6 +411,9 @@ def plan_instance(desired: DesiredInstance, live: LiveInstance, *, now: datetime
         notes=tuple(notes),
         **common,
     )
+    # The policy hook: the plan says what apply will do with the change at this time.
+    decision = decide(planned, desired.policy, now=now, allow_restart=allow_restart)
+    return replace(planned, action=decision.action, deferral=decision.deferral)
 
 
 def _in_sync_reason(desired: DesiredInstance, ssl: LiveSsl, now: datetime) -> str:
@@ -415,16 +434,19 @@ def make_plan(
     target: dict[str, Any],
     spec_paths: tuple[str, ...] = (),
     spec_warnings: tuple[str, ...] = (),
+    allow_restart: Iterable[str] = (),
 ) -> Plan:
-    """The plan for every desired instance, in spec order."""
+    """The plan for every desired instance, in spec order (``allow_restart``: the ``--allow-restart`` ids)."""
+    allowed = frozenset(allow_restart)
     instances = []
     for item in desired:
         state = live.get(item.id) or LiveInstance(instance_id=item.id, region=item.region, outcome=ReadOutcome.ERROR)
-        instances.append(plan_instance(item, state, now=now))
+        instances.append(plan_instance(item, state, now=now, allow_restart=allowed))
     return Plan(
         instances=tuple(instances),
         target=target,
         generated_at=now,
         spec_paths=spec_paths,
         spec_warnings=spec_warnings,
+        allow_restart=tuple(sorted(allowed)),
     )

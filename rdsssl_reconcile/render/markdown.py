@@ -2,8 +2,8 @@
 
 Order: a ``> [!CAUTION]`` banner when an instance does not exist, cannot be read or can never satisfy its
 spec (the verdicts of :mod:`rdsssl_reconcile.planning.outcome`, the same that decide the exit code); a
-``> [!WARNING]`` banner for restarts, with the plan's own estimates, and for instances that cannot be
-planned now; a ``> [!NOTE]`` "No instance restarts" only when that is true and nothing failed. Then the
+``> [!WARNING]`` banner for restarts that run now, with the plan's own estimates, for restarts the policy
+defers (each with its reason and next opening), and for instances that cannot be planned now; a ``> [!NOTE]`` "No instance restarts" only when that is true and nothing failed. Then the
 summary table, the instance table (worst first) and a ``<details>`` block per instance with details.
 
 A comment has a size limit (GitHub: 65,536 characters). The budget is counted in UTF-8 bytes, never fewer
@@ -88,7 +88,8 @@ def _plural(count: int, word: str) -> str:
 
 
 def _restarting(item: InstancePlan) -> bool:
-    return item.status is PlanStatus.CHANGE and item.restart.restart.counts_as_restart
+    """Restarts that this plan runs now (a deferred one is said as deferred, never as "will restart")."""
+    return item.restarts_now
 
 
 def restart_estimate(items: Sequence[InstancePlan]) -> str:
@@ -109,6 +110,7 @@ def _banners(assessments: Sequence[Assessment]) -> list[str]:
     errors = [a for a in assessments if a.verdict is Verdict.ERROR]
     later = [a for a in assessments if a.verdict is Verdict.NOT_NOW]
     restarting = [a.instance for a in assessments if _restarting(a.instance)]
+    deferred = [a.instance for a in assessments if a.instance.deferred]
     lines: list[str] = []
     if errors:
         lines += [
@@ -120,7 +122,7 @@ def _banners(assessments: Sequence[Assessment]) -> list[str]:
         if len(errors) > BANNER_ERRORS:
             lines.append(f"> - and {len(errors) - BANNER_ERRORS} more (marked in the table below)")
         lines.append("")
-    if restarting or later:
+    if restarting or later or deferred:
         lines.append("> [!WARNING]")
         if restarting:
             names = ", ".join(_code(i.id) for i in restarting[:BANNER_RESTARTS])
@@ -134,7 +136,11 @@ def _banners(assessments: Sequence[Assessment]) -> list[str]:
                     f"> {assumed} of these restart{'s' if assumed == 1 else ''} {'is' if assumed == 1 else 'are'} "
                     "assumed: Alibaba does not document whether the change restarts the instance."
                 )
-        if restarting and later:
+        if restarting and deferred:
+            lines.append(">")
+        if deferred:
+            lines += _deferred_banner(deferred)
+        if (restarting or deferred) and later:
             lines.append(">")
         if later:
             names = ", ".join(_code(a.instance.id) for a in later[:BANNER_RESTARTS])
@@ -143,8 +149,23 @@ def _banners(assessments: Sequence[Assessment]) -> list[str]:
                 f"again later): {names}{_and_more(min(len(later), BANNER_RESTARTS), len(later))}"
             )
         lines.append("")
-    if not restarting and not errors:
+    if not restarting and not errors and not deferred:
         lines += ["> [!NOTE]", "> No instance restarts in this plan.", ""]
+    return lines
+
+
+def _deferred_banner(deferred: Sequence[InstancePlan]) -> list[str]:
+    """``N instances deferred`` with each one's reason (policy ``never``, window closed, next opening)."""
+    lines = [
+        f"> **{_plural(len(deferred), 'instance')} deferred by policy, not changed by this apply "
+        f"({'its' if len(deferred) == 1 else 'their'} restart does not run now):**"
+    ]
+    lines += [
+        f"> - {_code(i.id)}: {_short(i.deferral.sentence(i.id) if i.deferral else 'deferred')}"
+        for i in deferred[:BANNER_RESTARTS]
+    ]
+    if len(deferred) > BANNER_RESTARTS:
+        lines.append(f"> - and {len(deferred) - BANNER_RESTARTS} more (marked in the table below)")
     return lines
 
 
@@ -153,10 +174,10 @@ def _summary_table(plan: Plan) -> list[str]:
     restarting = [i for i in plan.instances if _restarting(i)]
     restarts = f"{summary.restarts} ({restart_estimate(restarting)})" if restarting else "0"
     return [
-        "| To change | Restarts | In sync | Ineligible | Not found | Errors |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {summary.change} | {restarts} | {summary.in_sync} | {summary.ineligible} | {summary.not_found} | "
-        f"{summary.error} |",
+        "| To change | Restarts | Deferred | In sync | Ineligible | Not found | Errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {summary.change} | {restarts} | {summary.deferred} | {summary.in_sync} | {summary.ineligible} | "
+        f"{summary.not_found} | {summary.error} |",
     ]
 
 
@@ -164,6 +185,8 @@ def _restart_cell(item: InstancePlan) -> str:
     if item.status is not PlanStatus.CHANGE:
         return "-"
     minutes = _minutes(item.restart.estimated_seconds)
+    if item.deferred:
+        return f"**deferred** (~{minutes} min, not now)"
     if item.restart.restart is Restart.REQUIRED:
         return f"**required (~{minutes} min)**"
     if item.restart.restart is Restart.UNKNOWN:
@@ -176,6 +199,8 @@ def _row(assessment: Assessment) -> str:
     status = item.status.value
     if assessment.verdict is Verdict.ERROR:
         status, detail = f"**{status}** :x:", assessment.why
+    elif item.deferred and item.deferral is not None:
+        status, detail = f"{status} (deferred)", item.deferral.sentence(item.id)
     elif item.changes:
         detail = ", ".join(c.field for c in item.changes)
     else:
@@ -190,7 +215,7 @@ def _has_details(item: InstancePlan) -> bool:
 def _details(item: InstancePlan) -> list[str]:
     lines = [
         f"<details><summary><code>{_text(item.id)}</code>: {item.status.value}, "
-        f"restart {item.restart.restart.value}</summary>",
+        f"restart {item.restart.restart.value}{', deferred' if item.deferred else ''}</summary>",
         "",
         *([f"Description: {_text(item.description)}", ""] if item.description else []),
     ]
@@ -203,6 +228,8 @@ def _details(item: InstancePlan) -> list[str]:
                 f"{_cell(change.after)}{_cell(reason)} | {change.restart.value} |"
             )
         lines.append("")
+    if item.deferral is not None:
+        lines += [f"**Deferred:** {_text(item.deferral.sentence(item.id))}", ""]
     if item.restart.rule_ids:
         lines.append(f"Restart rules (one restart, ~{_minutes(item.restart.estimated_seconds)} min):")
         lines.extend(
@@ -225,7 +252,7 @@ def _details(item: InstancePlan) -> list[str]:
         )
     lines.extend(f"- note: {_text(note)}" for note in item.notes)
     lines.extend(f"- :warning: {_text(warning)}" for warning in item.warnings)
-    lines.append(f"- policy: {_text(item.policy)}; spec {_code(item.spec_location)}")
+    lines.append(f"- policy: {_text(item.policy.describe())}; spec {_code(item.spec_location)}")
     lines += ["", "</details>", ""]
     return lines
 
@@ -235,7 +262,7 @@ def _severity(assessment: Assessment) -> int:
     if assessment.verdict is Verdict.ERROR:
         return 0
     if assessment.verdict is Verdict.PENDING:
-        return 1 if _restarting(assessment.instance) else 2
+        return 1 if assessment.instance.restarts else 2
     return 3 if assessment.verdict is Verdict.NOT_NOW else 4
 
 

@@ -59,8 +59,13 @@ def _instance_lines(item: InstancePlan) -> list[str]:
         lines = [f"  {click.style('?', fg='yellow')} {name}: not found - {reasons}"]
     elif item.status is PlanStatus.ERROR:
         lines = [f"  {click.style('x', fg='red')} {name}: error - {reasons}"]
+    elif item.deferred:
+        lines = [f"  {click.style('~', fg='yellow')} {name} deferred, not changed now: {_restart_label(item)}"]
+        if item.deferral is not None:
+            lines.append(click.style(f"      deferred: {visible(item.deferral.sentence(item.id))}", fg="yellow"))
     else:
         lines = [f"  {click.style('~', fg='yellow')} {name} will be changed: {_restart_label(item)}"]
+    if item.status is PlanStatus.CHANGE:
         if item.description:
             lines.append(f"      # {visible(item.description)}")
         fields = [visible(c.field) for c in item.changes]
@@ -92,7 +97,7 @@ def _instance_lines(item: InstancePlan) -> list[str]:
     for warning in item.warnings:
         lines.append(click.style(f"      warning: {visible(warning)}", fg="yellow"))
     if item.status is PlanStatus.CHANGE:
-        lines.append(f"      policy: {visible(item.policy)}; spec {visible(item.spec_location)}")
+        lines.append(f"      policy: {visible(item.policy.describe())}; spec {visible(item.spec_location)}")
     return lines
 
 
@@ -121,15 +126,21 @@ def render_text(plan: Plan) -> str:
         lines.extend(_instance_lines(item))
         lines.append("")
     if summary.restarts:
-        restarting = [
-            visible(i.id)
-            for i in plan.instances
-            if i.status is PlanStatus.CHANGE and i.restart.restart.counts_as_restart
-        ]
+        restarting = [visible(i.id) for i in plan.instances if i.restarts_now]
         lines.append(
             click.style(
                 f"{summary.restarts} instance{'s' if summary.restarts != 1 else ''} will restart: {', '.join(restarting)}",
                 fg="red",
+                bold=True,
+            )
+        )
+    if summary.deferred:
+        deferred = [visible(i.id) for i in plan.instances if i.deferred]
+        lines.append(
+            click.style(
+                f"{summary.deferred} instance{'s' if summary.deferred != 1 else ''} deferred by policy, not changed "
+                f"by this apply: {', '.join(deferred)}",
+                fg="yellow",
                 bold=True,
             )
         )

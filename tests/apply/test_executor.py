@@ -153,7 +153,7 @@ def test_interrupt_stops_retrying_a_refused_submission(
         ),
     )
     assert len(attempts_seen) == 2
-    assert result.outcome is Outcome.SKIPPED
+    assert result.outcome is Outcome.NOT_SUBMITTED
     assert result.detail == "interrupted before submitting: not changed"
     assert emulator.admin.modifications() == []
 

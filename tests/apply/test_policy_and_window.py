@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from rdsssl_reconcile.apply.policy import decide
 from rdsssl_reconcile.cli import run
 from rdsssl_reconcile.emulator import run_emulator
 from rdsssl_reconcile.pki.authority import CertificateAuthority
 from rdsssl_reconcile.planning.model import FieldChange, InstancePlan, PlanStatus, RestartAssessment
+from rdsssl_reconcile.planning.policy import decide
 from rdsssl_reconcile.planning.rules import Restart
 from rdsssl_reconcile.secretfiles import write_secret_file
 from rdsssl_reconcile.spec.model import RestartMode, RestartPolicy

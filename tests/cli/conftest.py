@@ -1,4 +1,4 @@
-"""Fixtures for the certs command tests: the CLI run in-process with its output captured, and seed files."""
+"""Fixtures for the certs command tests: the CLI run in-process with its output captured, and procedure files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rdsssl_reconcile.cli import run
-from tests.support.seed_openssl import SeedFiles, seed_san, seed_single_endpoint
+from tests.support.openssl_procedure import ProcedureFiles, procedure_san, procedure_single_endpoint
 
 TWO_ENDPOINTS = ("pgm-bp1abc.pg.rds.aliyuncs.com", "pgr-bp1abc.pg.rds.aliyuncs.com")
 
@@ -77,10 +77,10 @@ def made_by_cli(tmp_path_factory: pytest.TempPathFactory) -> IssuedFiles:
 
 
 @pytest.fixture(scope="module")
-def seed_single(tmp_path_factory: pytest.TempPathFactory) -> SeedFiles:
-    return seed_single_endpoint(tmp_path_factory.mktemp("seed-single"))
+def procedure_single(tmp_path_factory: pytest.TempPathFactory) -> ProcedureFiles:
+    return procedure_single_endpoint(tmp_path_factory.mktemp("procedure-single"))
 
 
 @pytest.fixture(scope="module")
-def seed_multi(tmp_path_factory: pytest.TempPathFactory) -> SeedFiles:
-    return seed_san(tmp_path_factory.mktemp("seed-san"))
+def procedure_multi(tmp_path_factory: pytest.TempPathFactory) -> ProcedureFiles:
+    return procedure_san(tmp_path_factory.mktemp("procedure-san"))

@@ -2,7 +2,7 @@
 
 Acceptance 1: ca create + issue with two endpoints give files that real openssl accepts and that serve a
 real TLS handshake with hostname checking for each endpoint (and fail for another name and another CA).
-Acceptance 2: the seed's literal openssl outputs pass ``certs check``; each bad case gets its finding.
+Acceptance 2: the documented procedure's literal openssl outputs pass ``certs check``; each bad case gets its finding.
 Acceptance 5: key files are 0600, never overwritten without --force, and no command prints key material.
 """
 
@@ -23,8 +23,8 @@ import pytest
 from cryptography import x509
 
 from tests.cli.conftest import TWO_ENDPOINTS, IssuedFiles, Ran, run_cli
-from tests.support import seed_openssl as seed
-from tests.support.seed_openssl import SeedFiles, require_openssl, write
+from tests.support import openssl_procedure as procedure
+from tests.support.openssl_procedure import ProcedureFiles, require_openssl, write
 from tests.support.tls import handshake
 
 KEY_ARMOR = re.compile(r"-----(BEGIN|END) [A-Z ]*PRIVATE KEY-----")
@@ -72,7 +72,7 @@ def line_of(result: Ran, code: str) -> str:
 # --- acceptance 1 ---------------------------------------------------------------------------------------
 
 
-def test_ca_create_and_issue_write_the_seed_files(made_by_cli: IssuedFiles) -> None:
+def test_ca_create_and_issue_write_the_procedure_files(made_by_cli: IssuedFiles) -> None:
     assert sorted(p.name for p in made_by_cli.ca_dir.iterdir()) == ["server-ca.crt", "server-ca.key"]
     assert sorted(p.name for p in made_by_cli.server_dir.iterdir()) == ["server.crt", "server.csr", "server.key"]
     assert made_by_cli.server_key.read_text().startswith("-----BEGIN PRIVATE KEY-----\n")
@@ -100,7 +100,7 @@ def test_openssl_verify_accepts_the_issued_certificate(made_by_cli: IssuedFiles)
     assert csr.returncode == 0, csr.stderr
 
 
-def test_openssl_x509_text_shows_both_sans_and_the_seed_extensions(made_by_cli: IssuedFiles) -> None:
+def test_openssl_x509_text_shows_both_sans_and_the_procedure_extensions(made_by_cli: IssuedFiles) -> None:
     text = subprocess.run(
         [require_openssl(), "x509", "-in", made_by_cli.server_cert, "-noout", "-text"],
         capture_output=True, text=True, check=True, timeout=30,
@@ -157,9 +157,14 @@ def test_issued_files_pass_certs_check(made_by_cli: IssuedFiles) -> None:
 # --- acceptance 2 ---------------------------------------------------------------------------------------
 
 
-def test_seed_single_endpoint_files_pass_certs_check(seed_single: SeedFiles) -> None:
+def test_procedure_single_endpoint_files_pass_certs_check(procedure_single: ProcedureFiles) -> None:
     result = run_cli(
-        *check_args(seed_single.server_cert, seed_single.server_key, seed_single.ca_cert, seed_single.endpoints)
+        *check_args(
+            procedure_single.server_cert,
+            procedure_single.server_key,
+            procedure_single.ca_cert,
+            procedure_single.endpoints,
+        )
     )
     assert result.code == 0, result.output
     assert "ignored" in line_of(result, "pem-found")  # the -text dump
@@ -167,9 +172,11 @@ def test_seed_single_endpoint_files_pass_certs_check(seed_single: SeedFiles) -> 
     assert "FAIL" not in result.out
 
 
-def test_seed_san_files_pass_certs_check(seed_multi: SeedFiles) -> None:
+def test_procedure_san_files_pass_certs_check(procedure_multi: ProcedureFiles) -> None:
     result = run_cli(
-        *check_args(seed_multi.server_cert, seed_multi.server_key, seed_multi.ca_cert, seed_multi.endpoints)
+        *check_args(
+            procedure_multi.server_cert, procedure_multi.server_key, procedure_multi.ca_cert, procedure_multi.endpoints
+        )
     )
     assert result.code == 0, result.output
     assert line_of(result, "covers-endpoints").split()[0] == "pass"
@@ -177,35 +184,35 @@ def test_seed_san_files_pass_certs_check(seed_multi: SeedFiles) -> None:
 
 NOW = datetime.now(UTC)
 
-#: name -> (makes (cert PEM, key PEM) from the seed files, expected exit code, check code, outcome word, text)
-BadCase = Callable[[SeedFiles], tuple[bytes, bytes]]
+#: name -> (makes (cert PEM, key PEM) from the documented procedure files, expected exit code, check code, outcome word, text)
+BadCase = Callable[[ProcedureFiles], tuple[bytes, bytes]]
 BAD_CASES: dict[str, tuple[BadCase, int, str, str, str]] = {
     "encrypted-pkcs8-key": (
-        lambda f: (f.server_cert.read_bytes(), seed.encrypted_key_pkcs8(f.server_key.read_bytes())),
+        lambda f: (f.server_cert.read_bytes(), procedure.encrypted_key_pkcs8(f.server_key.read_bytes())),
         1, "key-unencrypted", "FAIL", "openssl pkey -in server.key -out server-nopass.key",
     ),
     "encrypted-legacy-key": (
-        lambda f: (f.server_cert.read_bytes(), seed.encrypted_key_legacy(f.server_key.read_bytes())),
+        lambda f: (f.server_cert.read_bytes(), procedure.encrypted_key_legacy(f.server_key.read_bytes())),
         1, "key-unencrypted", "FAIL", "Proc-Type",
     ),
     "foreign-key": (
-        lambda f: (f.server_cert.read_bytes(), seed.foreign_key(NOW)),
+        lambda f: (f.server_cert.read_bytes(), procedure.foreign_key(NOW)),
         1, "key-matches", "FAIL", "another certificate",
     ),
     "expired-certificate": (
-        lambda f: _pair(seed.expired_certificate(seed.load_authority(f.ca_cert, f.ca_key), f.endpoints, NOW)),
+        lambda f: _pair(procedure.expired_certificate(procedure.load_authority(f.ca_cert, f.ca_key), f.endpoints, NOW)),
         1, "not-expired", "FAIL", "expired on",
     ),
     "certificate-for-another-host": (
-        lambda f: _pair(seed.certificate_for_other_host(seed.load_authority(f.ca_cert, f.ca_key), NOW)),
-        1, "covers-endpoints", "FAIL", seed.SEED_ENDPOINT,
+        lambda f: _pair(procedure.certificate_for_other_host(procedure.load_authority(f.ca_cert, f.ca_key), NOW)),
+        1, "covers-endpoints", "FAIL", procedure.PROCEDURE_ENDPOINT,
     ),
     "pkcs1-key": (
-        lambda f: (f.server_cert.read_bytes(), seed.pkcs1_key(f.server_key.read_bytes())),
+        lambda f: (f.server_cert.read_bytes(), procedure.pkcs1_key(f.server_key.read_bytes())),
         0, "key-pkcs8", "warn", "converted to PKCS#8",
     ),
     "crlf-rewrapped-certificate": (
-        lambda f: (seed.crlf_rewrapped(f.server_cert.read_bytes(), width=64), f.server_key.read_bytes()),
+        lambda f: (procedure.crlf_rewrapped(f.server_cert.read_bytes(), width=64), f.server_key.read_bytes()),
         0, "pem-found", "pass", "1 certificate",
     ),
 }  # fmt: skip
@@ -216,11 +223,11 @@ def _pair(issued: object) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("case", BAD_CASES, ids=list(BAD_CASES))
-def test_each_bad_case_gets_the_right_finding(case: str, seed_single: SeedFiles, tmp_path: Path) -> None:
+def test_each_bad_case_gets_the_right_finding(case: str, procedure_single: ProcedureFiles, tmp_path: Path) -> None:
     make, expected_code, code, outcome, text = BAD_CASES[case]
-    cert_pem, key_pem = make(seed_single)
+    cert_pem, key_pem = make(procedure_single)
     cert_file, key_file = write(tmp_path / "server.crt", cert_pem), write(tmp_path / "server.key", key_pem)
-    result = run_cli(*check_args(cert_file, key_file, seed_single.ca_cert, seed_single.endpoints))
+    result = run_cli(*check_args(cert_file, key_file, procedure_single.ca_cert, procedure_single.endpoints))
     assert result.code == expected_code, result.output
     line = line_of(result, code)
     assert line.split()[0] == outcome, line
@@ -230,10 +237,10 @@ def test_each_bad_case_gets_the_right_finding(case: str, seed_single: SeedFiles,
     assert_no_key_material(result.output, key_file)
 
 
-def test_check_json_output(seed_single: SeedFiles, tmp_path: Path) -> None:
-    key_file = write(tmp_path / "server.key", seed.pkcs1_key(seed_single.server_key.read_bytes()))
+def test_check_json_output(procedure_single: ProcedureFiles, tmp_path: Path) -> None:
+    key_file = write(tmp_path / "server.key", procedure.pkcs1_key(procedure_single.server_key.read_bytes()))
     args = [
-        *check_args(seed_single.server_cert, key_file, seed_single.ca_cert, seed_single.endpoints),
+        *check_args(procedure_single.server_cert, key_file, procedure_single.ca_cert, procedure_single.endpoints),
         "--format",
         "json",
     ]
@@ -242,7 +249,7 @@ def test_check_json_output(seed_single: SeedFiles, tmp_path: Path) -> None:
     data = json.loads(result.out)
     assert data["ok"] is True
     assert data["key_needs_conversion"] is True
-    assert data["certificate"]["common_name"] == seed.SEED_ENDPOINT
+    assert data["certificate"]["common_name"] == procedure.PROCEDURE_ENDPOINT
     assert {r["code"]: r["outcome"] for r in data["results"]}["key-pkcs8"] == "warn"
     assert_no_key_material(result.output, key_file)
 
@@ -303,10 +310,12 @@ def test_issue_refuses_when_any_output_exists_and_writes_nothing(made_by_cli: Is
     assert_no_key_material(forced.output, tmp_path / "server.key", made_by_cli.ca_key)
 
 
-def test_no_command_prints_key_material(made_by_cli: IssuedFiles, seed_single: SeedFiles, tmp_path: Path) -> None:
-    pkcs1 = write(tmp_path / "pkcs1.key", seed.pkcs1_key(made_by_cli.server_key.read_bytes()))
-    encrypted = write(tmp_path / "encrypted.key", seed.encrypted_key_legacy(made_by_cli.server_key.read_bytes()))
-    keys = (made_by_cli.server_key, made_by_cli.ca_key, pkcs1, encrypted, seed_single.server_key)
+def test_no_command_prints_key_material(
+    made_by_cli: IssuedFiles, procedure_single: ProcedureFiles, tmp_path: Path
+) -> None:
+    pkcs1 = write(tmp_path / "pkcs1.key", procedure.pkcs1_key(made_by_cli.server_key.read_bytes()))
+    encrypted = write(tmp_path / "encrypted.key", procedure.encrypted_key_legacy(made_by_cli.server_key.read_bytes()))
+    keys = (made_by_cli.server_key, made_by_cli.ca_key, pkcs1, encrypted, procedure_single.server_key)
     runs = [
         *made_by_cli.outputs,
         run_cli("certs", "inspect", *keys, made_by_cli.server_cert, made_by_cli.server_csr),
@@ -335,13 +344,19 @@ def test_no_command_prints_key_material(made_by_cli: IssuedFiles, seed_single: S
 # --- inspect ----------------------------------------------------------------------------------------------
 
 
-def test_inspect_seed_text_output_chain_csr_and_keys(
-    seed_single: SeedFiles, made_by_cli: IssuedFiles, tmp_path: Path
+def test_inspect_procedure_text_output_chain_csr_and_keys(
+    procedure_single: ProcedureFiles, made_by_cli: IssuedFiles, tmp_path: Path
 ) -> None:
     chain = write(tmp_path / "chain.pem", made_by_cli.server_cert.read_bytes() + made_by_cli.ca_cert.read_bytes())
-    encrypted = write(tmp_path / "enc.key", seed.encrypted_key_pkcs8(seed_single.server_key.read_bytes()))
+    encrypted = write(tmp_path / "enc.key", procedure.encrypted_key_pkcs8(procedure_single.server_key.read_bytes()))
     result = run_cli(
-        "certs", "inspect", seed_single.server_cert, seed_single.server_csr, chain, encrypted, seed_single.server_key
+        "certs",
+        "inspect",
+        procedure_single.server_cert,
+        procedure_single.server_csr,
+        chain,
+        encrypted,
+        procedure_single.server_key,
     )
     assert result.code == 0, result.output
     out = result.out
@@ -442,22 +457,22 @@ def _console_script() -> list[str]:
     return [found] if found else [sys.executable, "-m", "rdsssl_reconcile"]
 
 
-def test_console_script_end_to_end(seed_multi: SeedFiles, tmp_path: Path) -> None:
+def test_console_script_end_to_end(procedure_multi: ProcedureFiles, tmp_path: Path) -> None:
     """One real process per outcome: the exit code and output a shell user sees."""
     passing = subprocess.run(
-        [*_console_script(), *map(str, check_args(seed_multi.server_cert, seed_multi.server_key, seed_multi.ca_cert, seed_multi.endpoints))],
+        [*_console_script(), *map(str, check_args(procedure_multi.server_cert, procedure_multi.server_key, procedure_multi.ca_cert, procedure_multi.endpoints))],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "OK: no errors" in passing.stdout
-    encrypted = write(tmp_path / "server.key", seed.encrypted_key_pkcs8(seed_multi.server_key.read_bytes()))
+    encrypted = write(tmp_path / "server.key", procedure.encrypted_key_pkcs8(procedure_multi.server_key.read_bytes()))
     failing = subprocess.run(
-        [*_console_script(), *map(str, check_args(seed_multi.server_cert, encrypted, None, seed_multi.endpoints))],
+        [*_console_script(), *map(str, check_args(procedure_multi.server_cert, encrypted, None, procedure_multi.endpoints))],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert failing.returncode == 1
     assert "FAIL  key-unencrypted" in failing.stdout
-    assert_no_key_material(failing.stdout + failing.stderr, encrypted, seed_multi.server_key)
+    assert_no_key_material(failing.stdout + failing.stderr, encrypted, procedure_multi.server_key)
     missing = subprocess.run(
         [*_console_script(), "certs", "inspect", str(tmp_path / "nope.pem")],
         capture_output=True, text=True, check=False, timeout=60,

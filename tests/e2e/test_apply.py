@@ -399,7 +399,7 @@ def test_sigint_stops_new_changes_and_reports_in_flight(emulator: RunningEmulato
     assert process.returncode == 130, out + err
     in_flight = emulator.admin.modifications()[0]["instance_id"]
     assert f"{in_flight}  applied" in out  # waited for, and proven
-    assert len(re.findall(r"^pgm-i\d\s+skipped\s", out, flags=re.MULTILINE)) == 2
+    assert len(re.findall(r"^pgm-i\d\s+not_submitted\s", out, flags=re.MULTILINE)) == 2
     assert "interrupted before submitting: not changed" in out
     assert "Interrupted: instances not submitted were left unchanged" in out
     assert len(emulator.admin.modifications()) == 1
@@ -573,7 +573,7 @@ def test_timed_out_restart_keeps_its_slot(cli: Cli, cloud_env: RunningEmulator, 
     result = cli("apply", str(spec_dir), *FAST, "--parallelism", "1", "--max-restarts", "1", "--instance-timeout", "1")
     assert result.code == 3, result.text
     assert "pgm-a  unknown" in result.out
-    assert "pgm-b  skipped" in result.out
+    assert "pgm-b  not_submitted" in result.out
     assert "pgm-a still restarting after the timeout holds every restart slot (--max-restarts 1)" in result.out
     assert [m["instance_id"] for m in cloud_env.admin.modifications()] == ["pgm-a"]
 

@@ -150,13 +150,18 @@ def test_the_issues_example_fails_the_gate(cli: Cli, cloud_env: RunningEmulator,
         "  - pgm-does-not-exist: not found\n"
         "  - pgm-local: can never satisfy its spec: storage is local_ssd"
     ) in result.err
-    # Over a small budget the details go, the banners stay, and the note points at the saved plan.
+    # As terraform: a plan with errors is shown but never saved, so nothing can apply it.
+    assert not out.exists()
+    assert f"Error: the plan has errors, so it was not saved to {out}" in result.err
+    # Over a small budget the details go, the banners stay, and the note says how to get the full plan
+    # (not the file, which was not saved).
     small = cli("plan", str(spec_dir), "--format", "markdown", "--out", str(out), "--max-bytes", "2000")
     assert small.code == 1, small.text
     assert len(small.out.encode()) <= 2000
     assert "> [!CAUTION]" in small.out
     assert "<details>" not in small.out
-    assert f"The full plan: the saved plan file `{out}`: `rdsssl-reconcile show {out}`." in small.out
+    assert "The full plan: run `rdsssl-reconcile plan` (text)" in small.out
+    assert not out.exists()
     bad = cli("plan", str(spec_dir), "--format", "markdown", "--max-bytes", "10")
     assert bad.code == 1
     assert "--max-bytes" in bad.err

@@ -89,7 +89,7 @@ def test_json_format_is_documented_shape(cli: Cli, cloud_env: RunningEmulator, s
     # pgm-missing does not exist and pgm-b can never carry SSL: the plan fails (README "Exit codes").
     assert result.code == 1, result.err
     document = json.loads(result.out)
-    assert document["format_version"] == "1.0"
+    assert document["format_version"] == "2.0"
     assert document["target"]["kind"] == "emulator"
     assert document["target"]["endpoint"] == cloud_env.endpoint
     assert document["summary"] == {
@@ -99,19 +99,38 @@ def test_json_format_is_documented_shape(cli: Cli, cloud_env: RunningEmulator, s
         "not_found": 1,
         "error": 0,
         "restarts": 1,
+        "deferred": 0,
         "estimated_restart_seconds": 180,
     }
     by_id = {item["id"]: item for item in document["instances"]}
     assert by_id["pgm-a"]["status"] == "change"
     assert by_id["pgm-a"]["restart"] == "required"
-    assert by_id["pgm-a"]["changes"][0] == {
-        "field": "ssl.enabled",
-        "before": "false",
-        "after": "true",
-        "restart": "required",
-        "rule": "enable-ssl-cloud-cert",
-        "reason": None,
-    }
+    # Typed values (a boolean, a list of host names), and the texts the text plan shows.
+    assert by_id["pgm-a"]["changes"][:2] == [
+        {
+            "field": "ssl.enabled",
+            "before": False,
+            "after": True,
+            "before_text": "false",
+            "after_text": "true",
+            "restart": "required",
+            "rule": "enable-ssl-cloud-cert",
+            "reason": None,
+        },
+        {
+            "field": "ssl.endpoints",
+            "before": [],
+            "after": ["pgm-a.pg.rds.aliyuncs.com"],
+            "before_text": "(none)",
+            "after_text": "pgm-a.pg.rds.aliyuncs.com",
+            "restart": "required",
+            "rule": "enable-ssl-cloud-cert",
+            "reason": None,
+        },
+    ]
+    assert by_id["pgm-a"]["policy"] == {"mode": "allowed", "window": None, "renew_before_days": 30}
+    assert (by_id["pgm-a"]["action"], by_id["pgm-a"]["deferral"]) == ("now", None)
+    assert document["allow_restart"] == []
     assert by_id["pgm-b"]["status"] == "ineligible"
     assert by_id["pgm-missing"]["status"] == "not_found"
     assert "generated_at" in document
@@ -252,19 +271,19 @@ def test_no_private_key_in_any_output_or_saved_plan(
     assert "(sensitive) <private key from env $DESIRED_KEY, public key sha256" in outputs[0]
 
 
-# -- seed files ----------------------------------------------------------------------------------------
+# -- procedure files ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("variant", ["single", "san"])
-def test_seed_files_validate_apply_and_plan_in_sync(
+def test_procedure_files_validate_apply_and_plan_in_sync(
     variant: str, cli: Cli, cloud_env: RunningEmulator, tmp_path: Path
 ) -> None:
-    from tests.support import seed_openssl
+    from tests.support import openssl_procedure
 
     files = (
-        seed_openssl.seed_single_endpoint(tmp_path / "seed")
+        openssl_procedure.procedure_single_endpoint(tmp_path / "procedure")
         if variant == "single"
-        else seed_openssl.seed_san(tmp_path / "seed")
+        else openssl_procedure.procedure_san(tmp_path / "procedure")
     )
     endpoints = list(files.endpoints)
     instance_id = "pgm-bpxxxxx"
@@ -296,7 +315,7 @@ def test_seed_files_validate_apply_and_plan_in_sync(
     assert again.code == 0, again.text
     assert "in sync" in again.out
     # The same certificate re-encoded (CRLF, other line breaks, a text preamble): still in sync.
-    files.server_cert.write_bytes(seed_openssl.crlf_rewrapped(files.server_cert.read_bytes()))
+    files.server_cert.write_bytes(openssl_procedure.crlf_rewrapped(files.server_cert.read_bytes()))
     assert cli("plan", str(spec_dir), "--detailed-exitcode").code == 0
 
 

@@ -115,7 +115,7 @@ def _connection_string(doc: Doc) -> None:
 
 def _certificate_text(doc: Doc) -> None:
     change = _change(doc, "pgm-a", "ssl.certificate")
-    change["after"] = change["after"].replace("valid 365 days", "valid 3650 days")
+    change["after_text"] = change["after_text"].replace("valid 365 days", "valid 3650 days")
 
 
 def _server_cert_text(doc: Doc) -> None:
@@ -156,7 +156,7 @@ EDITS = [
     ),
     pytest.param(
         _certificate_text,
-        "pgm-a: the file says changes[ssl.certificate].after: cloud certificate for pgm-a.pg.rds.aliyuncs.com "
+        "pgm-a: the file says changes[ssl.certificate].after_text: cloud certificate for pgm-a.pg.rds.aliyuncs.com "
         "(issued by Alibaba Cloud at apply, valid 3650 days); the plan now says cloud certificate for "
         "pgm-a.pg.rds.aliyuncs.com (issued by Alibaba Cloud at apply, valid 365 days)",
         id="certificate-display-text",
@@ -172,9 +172,9 @@ EDITS = [
         id="summary-restarts",
     ),
     pytest.param(
-        _set(("instances", "pgm-a", "policy"), "restart never"),
-        "pgm-a: the file says policy: restart never; the spec now says restart allowed",
-        id="policy-text",
+        _set(("instances", "pgm-a", "policy", "mode"), "never"),
+        "pgm-a: the file says policy.mode: never; the spec now says allowed",
+        id="policy-mode",
     ),
     pytest.param(
         _key_ref,
@@ -320,7 +320,7 @@ def test_with_target_only_that_instance_is_compared(
     cli: Cli, cloud_env: RunningEmulator, saved: tuple[Path, Doc], tmp_path: Path
 ) -> None:
     plan_file, document = saved
-    one(document["instances"], id="pgm-c")["policy"] = "restart never"
+    one(document["instances"], id="pgm-c")["policy"]["mode"] = "never"
     plan_file.write_text(json.dumps(document), encoding="utf-8")
     result = apply_file(cli, plan_file, tmp_path, "--target", "pgm-a")
     assert result.code == 0, result.text
@@ -445,9 +445,16 @@ MALFORMED = [
         id="wrong-kind",
     ),
     pytest.param(
-        _edited(_set(("format_version",), "2.0")),
-        "format_version: plan format 2.0 is not supported",
-        id="format-version",
+        _edited(_set(("format_version",), "3.0")),
+        "format_version: plan format 3.0 is not supported by this version (expects 2.0): it was saved by another "
+        "rdsssl-reconcile",
+        id="format-version-newer",
+    ),
+    pytest.param(
+        _edited(_set(("format_version",), "1.0")),
+        "format_version: plan format 1.0 is not supported by this version (expects 2.0): it was saved by an older "
+        "rdsssl-reconcile; make the plan again with this version ('plan --out'); nothing was read or changed",
+        id="format-version-older",
     ),
     pytest.param(
         _deep, "reviewed.plan: line 1, column 109: JSON nested more than 64 levels deep", id="nested-100000-deep"

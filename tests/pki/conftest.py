@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate, KeyType
-from tests.support.seed_openssl import SeedFiles, seed_san, seed_single_endpoint
+from tests.support.openssl_procedure import ProcedureFiles, procedure_san, procedure_single_endpoint
 
 ENDPOINTS = ("pgm-a1.pg.rds.aliyuncs.com", "pgm-a1-ro.pg.rds.aliyuncs.com")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -37,13 +37,13 @@ def issued(authority: CertificateAuthority) -> IssuedCertificate:
 
 
 @pytest.fixture(scope="session")
-def seed_single(tmp_path_factory: pytest.TempPathFactory) -> SeedFiles:
-    return seed_single_endpoint(tmp_path_factory.mktemp("seed-single"))
+def procedure_single(tmp_path_factory: pytest.TempPathFactory) -> ProcedureFiles:
+    return procedure_single_endpoint(tmp_path_factory.mktemp("procedure-single"))
 
 
 @pytest.fixture(scope="session")
-def seed_multi(tmp_path_factory: pytest.TempPathFactory) -> SeedFiles:
-    return seed_san(tmp_path_factory.mktemp("seed-san"))
+def procedure_multi(tmp_path_factory: pytest.TempPathFactory) -> ProcedureFiles:
+    return procedure_san(tmp_path_factory.mktemp("procedure-san"))
 
 
 def read(path: Path) -> bytes:

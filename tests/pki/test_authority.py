@@ -1,4 +1,4 @@
-"""CertificateAuthority issues the seed's certificates (and the fixes to it)."""
+"""CertificateAuthority issues the documented procedure's certificates (and the fixes to it)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from tests.pki.builders import ec_key, key_usage, make_cert
 from tests.pki.conftest import ENDPOINTS
 
 
-def test_issued_certificate_has_the_seed_extensions(issued: IssuedCertificate, authority: CertificateAuthority) -> None:
+def test_issued_certificate_has_the_procedure_extensions(
+    issued: IssuedCertificate, authority: CertificateAuthority
+) -> None:
     cert = issued.certificate
     constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert constraints.critical
@@ -24,7 +26,7 @@ def test_issued_certificate_has_the_seed_extensions(issued: IssuedCertificate, a
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature
     assert usage.key_encipherment
-    assert usage.content_commitment  # nonRepudiation, as the seed's v3_req
+    assert usage.content_commitment  # nonRepudiation, as the documented procedure's v3_req
     assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
         ExtendedKeyUsageOID.SERVER_AUTH
     ]

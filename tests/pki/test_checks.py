@@ -27,7 +27,7 @@ from rdsssl_reconcile.pki.checks import (
 from tests.pki.builders import NOW as BUILD_NOW
 from tests.pki.builders import Made, ec_key, key_usage, make_ca, make_cert, rsa_key
 from tests.pki.conftest import ENDPOINTS
-from tests.support.seed_openssl import (
+from tests.support.openssl_procedure import (
     crlf_rewrapped,
     encrypted_key_legacy,
     encrypted_key_pkcs8,

@@ -12,16 +12,16 @@ from rdsssl_reconcile.errors import PemError
 from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate
 from rdsssl_reconcile.pki.inspection import BlockKind, inspect_pem
 from tests.pki.conftest import ENDPOINTS, NOW
-from tests.support.seed_openssl import SeedFiles, encrypted_key_legacy, encrypted_key_pkcs8, pkcs1_key
+from tests.support.openssl_procedure import ProcedureFiles, encrypted_key_legacy, encrypted_key_pkcs8, pkcs1_key
 
 
-def test_seed_text_dump_certificate_and_csr(seed_single: SeedFiles) -> None:
-    (cert,) = inspect_pem(seed_single.server_cert.read_bytes())
+def test_procedure_text_dump_certificate_and_csr(procedure_single: ProcedureFiles) -> None:
+    (cert,) = inspect_pem(procedure_single.server_cert.read_bytes())
     assert cert.kind is BlockKind.CERTIFICATE
     assert cert.certificate is not None
     assert cert.certificate.common_name == "pgm-bpxxxxx.pg.rds.aliyuncs.com"
     assert cert.certificate.version == 1
-    (csr,) = inspect_pem(seed_single.server_csr.read_bytes())
+    (csr,) = inspect_pem(procedure_single.server_csr.read_bytes())
     assert csr.kind is BlockKind.CSR
     assert csr.csr is not None
     assert csr.csr.signature_valid

@@ -18,8 +18,8 @@ from rdsssl_reconcile.pki.pem import (
     private_key_to_pkcs8_pem,
 )
 from tests.pki.builders import ec_key
-from tests.support.seed_openssl import (
-    SeedFiles,
+from tests.support.openssl_procedure import (
+    ProcedureFiles,
     crlf_rewrapped,
     encrypted_key_legacy,
     encrypted_key_pkcs8,
@@ -32,17 +32,17 @@ def _der(issued: IssuedCertificate) -> bytes:
     return issued.certificate.public_bytes(serialization.Encoding.DER)
 
 
-def test_text_dump_before_the_block_is_ignored(seed_single: SeedFiles) -> None:
-    text = seed_single.server_cert.read_text()
-    assert not text.startswith("-----BEGIN"), "the seed's -text output should start with the dump"
+def test_text_dump_before_the_block_is_ignored(procedure_single: ProcedureFiles) -> None:
+    text = procedure_single.server_cert.read_text()
+    assert not text.startswith("-----BEGIN"), "the documented procedure's -text output should start with the dump"
     (block,) = find_pem_blocks(text)
     assert block.label == "CERTIFICATE"
     assert block.line > 1
     assert load_certificate(text).subject.rfc4514_string() == "CN=pgm-bpxxxxx.pg.rds.aliyuncs.com"
 
 
-def test_csr_text_dump_is_found(seed_single: SeedFiles) -> None:
-    (block,) = find_pem_blocks(seed_single.server_csr.read_bytes())
+def test_csr_text_dump_is_found(procedure_single: ProcedureFiles) -> None:
+    (block,) = find_pem_blocks(procedure_single.server_csr.read_bytes())
     assert block.label == "CERTIFICATE REQUEST"
 
 
@@ -134,7 +134,7 @@ def test_block_repr_never_shows_the_body(issued: IssuedCertificate) -> None:
 
 
 def test_utf16_file_from_windows_notepad(issued: IssuedCertificate) -> None:
-    """The seed tells Windows users to use a text editor; Notepad's "Unicode" is UTF-16 with a BOM."""
+    """The documented procedure tells Windows users to use a text editor; Notepad's "Unicode" is UTF-16 with a BOM."""
     data = "\ufeff".encode("utf-16-le") + issued.cert_pem().replace("\n", "\r\n").encode("utf-16-le")
     assert load_certificate(data).public_bytes(serialization.Encoding.DER) == _der(issued)
     utf8_bom = b"\xef\xbb\xbf" + issued.cert_pem().encode()

@@ -342,6 +342,8 @@ def mismatches(run: CaseRun) -> list[str]:
                 for key, value in w.items():
                     wanted = expand(str(value), run.values)
                     if key in ("before", "after", "reason"):
+                        # The texts the plan shows (before/after themselves are typed JSON values).
+                        key = f"{key}_text" if key in ("before", "after") else key
                         if wanted not in str(g.get(key)):
                             problems.append(
                                 f"{instance_id}: changes[{index}].{key} = {g.get(key)!r}, expected it to contain {wanted!r}"

@@ -17,6 +17,7 @@ from rdsssl_reconcile.planning.model import (
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -66,7 +67,7 @@ def changing(instance_id: str, *, seconds: int | None = None, rule_id: str = "en
             )
         ),
         restart=restart,
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location=f"specs/fleet.yaml:{len(instance_id)} (instances[0])",
         live=_live(),
     )
@@ -196,8 +197,8 @@ def test_500_instances_with_3_errors_and_40_restarts_fit_a_github_comment() -> N
     assert ", and 30 more" in text  # the restart banner names the first few, not all 40
 
     summary, listed = tables(tokens)[:2]
-    assert summary[0] == ["To change", "Restarts", "In sync", "Ineligible", "Not found", "Errors"]
-    assert summary[1] == ["40", "40 (~3 min each)", "456", "2", "1", "1"]
+    assert summary[0] == ["To change", "Restarts", "Deferred", "In sync", "Ineligible", "Not found", "Errors"]
+    assert summary[1] == ["40", "40 (~3 min each)", "0", "456", "2", "1", "1"]
     assert listed[0] == ["Instance", "Status", "Restart", "Details"]
     rows = listed[1:]
     hidden = int(rows[-1][0].split()[2]) if rows[-1][0].startswith("… and ") else 0
@@ -223,7 +224,7 @@ def test_rows_beyond_the_budget_become_one_and_k_more_row() -> None:
     tokens = parse(text)
     assert alerts(tokens)[:2] == ["CAUTION", "WARNING"]
     summary, listed = tables(tokens)[:2]
-    assert summary[1] == ["300", "300 (~3 min each)", "2699", "0", "1", "0"]
+    assert summary[1] == ["300", "300 (~3 min each)", "0", "2699", "0", "1", "0"]
     rows = listed[1:]
     assert rows[-1][0].startswith("… and ")
     hidden = int(rows[-1][0].split()[2])
@@ -280,7 +281,7 @@ def test_banners_and_summary_stay_whatever_the_budget() -> None:
     text = render_markdown(plan, max_bytes=1024)
     assert "> [!CAUTION]" in text
     assert "> [!WARNING]" in text
-    assert "| To change | Restarts |" in text
+    assert "| To change | Restarts | Deferred |" in text
     assert "**Plan:** 10 to change" in text
     assert "| … and 50 more |" in text  # not one instance row fits
     assert "this comment shows 0 of 50 instances and 0 of 10 detail blocks" in text

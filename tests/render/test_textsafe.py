@@ -25,6 +25,7 @@ from rdsssl_reconcile.planning.model import (
     FieldChange,
     InstancePlan,
     Plan,
+    PlannedPolicy,
     PlannedRequest,
     PlanStatus,
     RequestParameter,
@@ -167,7 +168,7 @@ def _hostile_plan() -> Plan:
         restart=RestartAssessment.of((change,)),
         warnings=(f"the last SSL change on this instance failed ({HOSTILE})",),
         notes=(HOSTILE,),
-        policy="restart allowed",
+        policy=PlannedPolicy(),
         spec_location=f"specs/{HOSTILE}.yaml:2 (instances[0])",
     )
     failing = InstancePlan(

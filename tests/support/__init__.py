@@ -1,6 +1,6 @@
 """Test support shared across the suite (importable as ``tests.support``).
 
-* :mod:`tests.support.seed_openssl`: the seed document's literal openssl commands run at test time
+* :mod:`tests.support.openssl_procedure`: the custom-certificate page's literal openssl commands run at test time
   (single endpoint and SAN variants) and generators for the bad cases (encrypted, foreign, expired,
   other-host and PKCS#1 keys/certificates, CRLF re-wrapping). See its docstring for the API.
 * :mod:`tests.support.tls`: a real TLS handshake on 127.0.0.1 with Python's ``ssl``, to prove a

@@ -1,4 +1,7 @@
-"""The seed document's literal openssl commands, run at test time, plus generators for the bad cases.
+"""The documented OpenSSL procedure, its literal commands run at test time, plus generators for the bad cases.
+
+The procedure is the one of "Configure a custom certificate for an ApsaraDB RDS for PostgreSQL instance"
+(a self-signed CA, then a server certificate for one endpoint or, with SANs, several).
 
 Why: the tool must accept exactly what operators produce by following the RDS document (a ``-text`` dump
 before the PEM, an X.509 v1 certificate without SANs, a CSR with an empty CN), and must catch the
@@ -8,17 +11,17 @@ API (all paths are :class:`pathlib.Path`; every generator returns PEM ``bytes``)
 
 ``require_openssl() -> str``
     The openssl executable; ``pytest.skip`` when it is not installed.
-``seed_single_endpoint(directory, endpoint=SEED_ENDPOINT) -> SeedFiles``
-    Runs the seed's three "Single endpoint" commands in ``directory`` (``-text``, CN only, X.509 v1).
-``seed_san(directory, endpoints=SEED_SAN_ENDPOINTS) -> SeedFiles``
+``procedure_single_endpoint(directory, endpoint=PROCEDURE_ENDPOINT) -> ProcedureFiles``
+    Runs the documented procedure's three "Single endpoint" commands in ``directory`` (``-text``, CN only, X.509 v1).
+``procedure_san(directory, endpoints=PROCEDURE_SAN_ENDPOINTS) -> ProcedureFiles``
     Runs the "Multiple endpoints" commands: copies the system ``openssl.cnf``, appends
-    ``req_extensions = v3_req``, ``[ v3_req ]`` and ``[ alt_names ]`` as the seed says, and answers the
-    CSR prompts through a prompt-less distinguished name with the seed's example values and an empty CN.
-``SeedFiles``
+    ``req_extensions = v3_req``, ``[ v3_req ]`` and ``[ alt_names ]`` as the documented procedure says, and answers the
+    CSR prompts through a prompt-less distinguished name with the documented procedure's example values and an empty CN.
+``ProcedureFiles``
     ``directory, ca_cert, ca_key, server_csr, server_key, server_cert, endpoints, openssl_cnf`` and
     ``read(path) -> bytes``.
 ``load_authority(ca_cert, ca_key) -> CertificateAuthority``
-    The seed's CA as a :class:`~rdsssl_reconcile.pki.authority.CertificateAuthority`, to sign bad cases.
+    The documented procedure's CA as a :class:`~rdsssl_reconcile.pki.authority.CertificateAuthority`, to sign bad cases.
 ``encrypted_key_pkcs8(key_pem, passphrase=PASSPHRASE)``    ``-----BEGIN ENCRYPTED PRIVATE KEY-----``
 ``encrypted_key_legacy(key_pem, passphrase=PASSPHRASE)``   ``BEGIN RSA PRIVATE KEY`` + ``Proc-Type: 4,ENCRYPTED``
 ``pkcs1_key(key_pem)``                                    ``-----BEGIN RSA PRIVATE KEY-----`` (same key)
@@ -48,14 +51,14 @@ from cryptography.hazmat.primitives import serialization
 from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate, KeyType
 from rdsssl_reconcile.pki.pem import find_pem_blocks, load_certificate, load_private_key
 
-SEED_CA_CN = "root-server-ca"
-SEED_ENDPOINT = "pgm-bpxxxxx.pg.rds.aliyuncs.com"
-SEED_SAN_ENDPOINTS = ("pgm-bpxxxxx.pg.rds.aliyuncs.com", "pgm-bpyyyyy.pg.rds.aliyuncs.com")
+PROCEDURE_CA_CN = "root-server-ca"
+PROCEDURE_ENDPOINT = "pgm-bpxxxxx.pg.rds.aliyuncs.com"
+PROCEDURE_SAN_ENDPOINTS = ("pgm-bpxxxxx.pg.rds.aliyuncs.com", "pgm-bpyyyyy.pg.rds.aliyuncs.com")
 OTHER_HOST = "pgm-other.pg.rds.aliyuncs.com"
-PASSPHRASE = b"seed-test-passphrase"
+PASSPHRASE = b"procedure-test-passphrase"
 
-#: The seed's example answers to the CSR prompts; Common Name and Email are left blank as it says.
-SEED_DN = {
+#: The documented procedure's example answers to the CSR prompts; Common Name and Email are left blank as it says.
+PROCEDURE_DN = {
     "C": "CN",
     "ST": "ZheJiang",
     "L": "HangZhou",
@@ -65,8 +68,8 @@ SEED_DN = {
 
 
 @dataclass(frozen=True, slots=True)
-class SeedFiles:
-    """The files the seed's commands leave behind (names as in its "Verify the output" table)."""
+class ProcedureFiles:
+    """The files the documented procedure's commands leave behind (names as in its "Verify the output" table)."""
 
     directory: Path
     ca_cert: Path
@@ -86,20 +89,20 @@ def require_openssl() -> str:
     """The openssl executable, or skip the calling test."""
     found = shutil.which("openssl")
     if found is None:
-        pytest.skip("openssl is not installed; the seed's literal commands cannot run")
+        pytest.skip("openssl is not installed; the documented procedure's literal commands cannot run")
     return found
 
 
 def _run(directory: Path, command: str, *args: str) -> None:
-    """Run one seed command (given as the document writes it) in ``directory``."""
+    """Run one procedure command (given as the document writes it) in ``directory``."""
     argv = [require_openssl(), *command.split()[1:], *args]
     completed = subprocess.run(argv, cwd=directory, capture_output=True, text=True, check=False, timeout=60)
     if completed.returncode != 0:
-        raise AssertionError(f"seed command failed ({completed.returncode}): {' '.join(argv)}\n{completed.stderr}")
+        raise AssertionError(f"procedure command failed ({completed.returncode}): {' '.join(argv)}\n{completed.stderr}")
 
 
-def _files(directory: Path, endpoints: tuple[str, ...], cnf: Path | None = None) -> SeedFiles:
-    return SeedFiles(
+def _files(directory: Path, endpoints: tuple[str, ...], cnf: Path | None = None) -> ProcedureFiles:
+    return ProcedureFiles(
         directory=directory,
         ca_cert=directory / "server-ca.crt",
         ca_key=directory / "server-ca.key",
@@ -111,20 +114,20 @@ def _files(directory: Path, endpoints: tuple[str, ...], cnf: Path | None = None)
     )
 
 
-def _create_seed_ca(directory: Path) -> None:
+def _create_procedure_ca(directory: Path) -> None:
     # 1. Create a self-signed CA certificate and its private key
     _run(
         directory,
         "openssl req -new -x509 -days 365 -nodes -out server-ca.crt -keyout server-ca.key",
         "-subj",
-        f"/CN={SEED_CA_CN}",
+        f"/CN={PROCEDURE_CA_CN}",
     )
 
 
-def seed_single_endpoint(directory: Path, endpoint: str = SEED_ENDPOINT) -> SeedFiles:
-    """The seed's "Single endpoint" commands, literally, in ``directory`` (created if needed)."""
+def procedure_single_endpoint(directory: Path, endpoint: str = PROCEDURE_ENDPOINT) -> ProcedureFiles:
+    """The documented procedure's "Single endpoint" commands, literally, in ``directory`` (created if needed)."""
     directory.mkdir(parents=True, exist_ok=True)
-    _create_seed_ca(directory)
+    _create_procedure_ca(directory)
     # 2. Create a certificate signing request (CSR) and private key for the server certificate
     _run(directory, "openssl req -new -nodes -text -out server.csr -keyout server.key", "-subj", f"/CN={endpoint}")
     # 3. Sign the CSR with the CA to produce the server certificate
@@ -137,7 +140,7 @@ def seed_single_endpoint(directory: Path, endpoint: str = SEED_ENDPOINT) -> Seed
 
 
 def _system_openssl_cnf() -> str:
-    """The text of the default openssl.cnf (the seed copies /etc/pki/tls/openssl.cnf, CentOS' path)."""
+    """The text of the default openssl.cnf (the documented procedure copies /etc/pki/tls/openssl.cnf, CentOS' path)."""
     candidates = [Path("/etc/pki/tls/openssl.cnf"), Path("/etc/ssl/openssl.cnf")]
     completed = subprocess.run(
         [require_openssl(), "version", "-d"], capture_output=True, text=True, check=False, timeout=30
@@ -152,14 +155,14 @@ def _system_openssl_cnf() -> str:
 
 
 def _edit_openssl_cnf(text: str, endpoints: Sequence[str]) -> str:
-    """Apply the seed's edits, plus a prompt-less DN standing in for the interactive answers."""
+    """Apply the documented procedure's edits, plus a prompt-less DN standing in for the interactive answers."""
     req_additions = [
         "# Add to the end of the [ req ] section",
         "req_extensions = v3_req",
         "# (tests) answer the CSR prompts from a section instead of a terminal",
         "prompt = no",
-        "distinguished_name = seed_answers",
-        "attributes = seed_attributes",
+        "distinguished_name = procedure_answers",
+        "attributes = procedure_attributes",
     ]
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if re.match(r"^\s*\[\s*req\s*\]", line)), None)
@@ -180,24 +183,24 @@ def _edit_openssl_cnf(text: str, endpoints: Sequence[str]) -> str:
         "[ alt_names ]",
         *alt_names,
         "",
-        "[ seed_answers ]",
-        *(f"{name} = {value}" for name, value in SEED_DN.items()),
+        "[ procedure_answers ]",
+        *(f"{name} = {value}" for name, value in PROCEDURE_DN.items()),
         "",
-        "# challenge password and optional company name: left blank, as the seed says",
-        "[ seed_attributes ]",
+        "# challenge password and optional company name: left blank, as the documented procedure says",
+        "[ procedure_attributes ]",
         "",
     ]
     return "\n".join(lines)
 
 
-def seed_san(directory: Path, endpoints: Sequence[str] = SEED_SAN_ENDPOINTS) -> SeedFiles:
-    """The seed's "Multiple endpoints (Subject Alternative Names)" commands in ``directory``.
+def procedure_san(directory: Path, endpoints: Sequence[str] = PROCEDURE_SAN_ENDPOINTS) -> ProcedureFiles:
+    """The documented procedure's "Multiple endpoints (Subject Alternative Names)" commands in ``directory``.
 
     The copied config lives in ``directory`` instead of ``/tmp`` so parallel tests do not share it.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    _create_seed_ca(directory)
-    # 2. Copy the default OpenSSL config to a temp file, then edit it as the seed says
+    _create_procedure_ca(directory)
+    # 2. Copy the default OpenSSL config to a temp file, then edit it as the documented procedure says
     cnf = directory / "openssl.cnf"
     cnf.write_text(_edit_openssl_cnf(_system_openssl_cnf(), endpoints))
     # 3. Create a CSR and server private key using the updated config
@@ -217,7 +220,7 @@ def seed_san(directory: Path, endpoints: Sequence[str] = SEED_SAN_ENDPOINTS) -> 
 
 
 def load_authority(ca_cert: Path, ca_key: Path) -> CertificateAuthority:
-    """The seed's CA files as a CertificateAuthority, to sign the bad cases with the same CA."""
+    """The documented procedure's CA files as a CertificateAuthority, to sign the bad cases with the same CA."""
     return CertificateAuthority(
         certificate=load_certificate(ca_cert.read_bytes()), private_key=load_private_key(ca_key.read_bytes()).key
     )
