@@ -224,7 +224,10 @@ def test_pull_request_with_a_plan_error_still_comments_then_fails(gitops: GitOps
     assert job.step("Fail on a plan error").outcome == "failure"
     comment = gitops.github.comment_file(PR_NUMBER, "rds-ssl-plan").read_text()
     assert "pgm-shop-ordres" in comment
-    assert (gitops.artifact(job, "reviewed-plan") / "reviewed.plan").is_file()
+    assert comment.index("[!CAUTION]") < comment.index("pgm-shop-ordres")
+    # A plan with errors is never saved, so there is nothing for the merge job to apply.
+    assert job.step("Keep the reviewed plan for the merge").outcome == "skipped"
+    assert not (gitops.artifact(job, "reviewed-plan") / "reviewed.plan").exists()
 
 
 def test_pull_request_gets_one_comment_updated_on_each_push(gitops: GitOps) -> None:
