@@ -23,7 +23,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +53,7 @@ from rdsssl_reconcile.planning.model import (
     plan_to_json,
 )
 from rdsssl_reconcile.planning.rules import Restart
+from rdsssl_reconcile.secretfiles import replace_atomically
 from rdsssl_reconcile.spec.model import DesiredInstance, desired_to_json
 from rdsssl_reconcile.textsafe import listing, visible
 
@@ -116,19 +116,7 @@ def write_plan(
         origin["selection"] = dict(selection)  # --region / --select: apply PLANFILE selects the same instances
     document = saved_plan_document(plan, desired, origin=origin)
     text = json.dumps(document, indent=2, sort_keys=False) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, text)
 
 
 def generated_at(document: dict[str, Any]) -> datetime:

@@ -10,8 +10,6 @@ one report, so a nightly job gets JSON, JUnit, HTML and Prometheus from one read
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -31,6 +29,7 @@ from rdsssl_reconcile.cli.options import (
 from rdsssl_reconcile.cli.select_options import selection_options
 from rdsssl_reconcile.drift.model import DriftReport
 from rdsssl_reconcile.errors import UserError
+from rdsssl_reconcile.secretfiles import replace_atomically
 from rdsssl_reconcile.textsafe import visible
 
 Renderer = Callable[[DriftReport], str]
@@ -78,19 +77,7 @@ def parse_reports(values: tuple[str, ...], known: list[str]) -> list[tuple[str, 
 
 def write_report(path: Path, text: str) -> None:
     """Atomically (a dashboard never reads half a report), 0644, creating the directory."""
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, text)
 
 
 @click.command()

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rdsssl_reconcile.errors import UserError
+from rdsssl_reconcile.secretfiles import replace_atomically
 from rdsssl_reconcile.spec.keyscan import holds_private_key
 from rdsssl_reconcile.textsafe import listing, visible
 
@@ -157,15 +156,4 @@ def write_import(directory: Path, files: Sequence[tuple[str, str]], *, force: bo
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, text)
