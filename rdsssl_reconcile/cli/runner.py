@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from rdsssl_reconcile import __version__
-from rdsssl_reconcile.cloud.session import Connection, connect, prefetch_sdk
+from rdsssl_reconcile.cloud.session import Connection, connect
 from rdsssl_reconcile.cloud.target import resolve_target
 from rdsssl_reconcile.errors import TransientCloudError, UserError
 from rdsssl_reconcile.live.reader import InstanceRef, read_fleet
@@ -60,15 +60,9 @@ def session(
 
     ``on_retry`` is where retry lines go (apply sends them to its progress reporter, so that
     ``--progress json`` stays JSON on every line).
-
-    The vendor SDK's import (about 0.4 s) starts first, in a thread, and overlaps the loading of the
-    specs; it is waited for before the target opens. On bad input it is simply left behind (a daemon
-    thread): no cloud call is made either way.
     """
-    sdk = prefetch_sdk()
     spec_set = load_specs(spec_paths, now=now)
     target = resolve_target(endpoint_option=endpoint, spec_paths=spec_paths)
-    sdk.wait()
     with connect(target, timeout_seconds=timeout, on_retry=on_retry) as connection:
         yield spec_set, connection
 
