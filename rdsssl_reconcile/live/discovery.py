@@ -28,13 +28,19 @@ missing or of another engine, which then gets no SSL reads): within "2 calls per
 
 What the batched answers showed is kept as a :class:`RegionObservation`, so the CLI can tell the user
 which reading it met, and ``probe`` can report it.
+
+Every id's entry is final the moment it is found (rule 1: only asked-for ids are trusted, each id is in
+one batch, and later reads only look for ids still missing), so a caller may act on it at once: the
+``on_found`` hook is called once per found id, as soon as its answer is in, while the region's other
+reads go on. ``read_fleet`` uses it to start an instance's SSL reads while later list pages are still in
+flight. Only *found* is ever reported early; ``missing`` and ``errors`` are known only at the end.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
@@ -55,6 +61,14 @@ ENGINE = "PostgreSQL"
 
 class Submit(Protocol):
     def __call__(self, call: Callable[[], T], /) -> Future[T]: ...
+
+
+#: Called once per found id with its entry, as soon as it is found (see the module docstring).
+OnFound = Callable[[str, RawBody], None]
+
+
+def _ignore_found(instance_id: str, item: RawBody) -> None:
+    return None
 
 
 def run_inline(call: Callable[[], T]) -> Future[T]:
@@ -198,11 +212,14 @@ def split_answer(asked: Sequence[str], body: RawBody) -> BatchAnswer:
 class _Region:
     """The reads of one region (see the module docstring for the rules)."""
 
-    def __init__(self, client: ReadOnlyCloudClient, region: str, ids: Sequence[str], submit: Submit) -> None:
+    def __init__(
+        self, client: ReadOnlyCloudClient, region: str, ids: Sequence[str], submit: Submit, on_found: OnFound
+    ) -> None:
         self.client = client
         self.region = region
         self.ids = list(dict.fromkeys(ids))
         self.submit = submit
+        self.on_found = on_found
         self.result = RegionDiscovery()
         self.batched = self.single = self.pages = self.attributes = 0
         self.ignored = False
@@ -230,19 +247,22 @@ class _Region:
         first_answer: BatchAnswer | None = None
         self.batched += 1
         try:
-            first_answer = split_answer(first, self._batch(first))
+            # Through `submit` like every other call, so that the pool's size bounds all calls in flight.
+            first_answer = split_answer(first, self.submit(partial(self._batch, first)).result())
         except CloudError as exc:
             first_error = exc
         if first_answer is not None:
-            self._take(first_answer)
+            futures: dict[Future[RawBody], list[str]] = {}
             if first_answer.honoured and len(chunks) > 1:
-                futures = [(chunk, self.submit(partial(self._batch, chunk))) for chunk in chunks[1:]]
+                # Sent before the first answer's ids are handed on: the rest of the list comes first.
+                futures = {self.submit(partial(self._batch, chunk)): chunk for chunk in chunks[1:]}
                 self.batched += len(futures)
-                for chunk, future in futures:
-                    try:
-                        self._take(split_answer(chunk, future.result()))
-                    except CloudError:
-                        continue  # its ids are read again below
+            self._take(first_answer)
+            for future in as_completed(futures):
+                try:
+                    self._take(split_answer(futures[future], future.result()))
+                except CloudError:
+                    continue  # its ids are read again below
         if len(first) == 1:
             self.alone.add(first[0])
             if first_error is not None and first_error.code not in NOT_FOUND_CODES:
@@ -257,9 +277,17 @@ class _Region:
 
     def _take(self, answer: BatchAnswer) -> None:
         self.ignored = self.ignored or answer.filter_ignored
-        self.result.found.update(answer.answered)
+        for instance_id, item in answer.answered.items():
+            self._found(instance_id, item)
         if len(answer.asked) > 1:
             self.lacked.update(i for i in answer.asked if i not in answer.answered)
+
+    def _found(self, instance_id: str, item: RawBody) -> None:
+        """Record an id's entry (the first one found is final) and hand it on at once."""
+        if instance_id in self.result.found:
+            return
+        self.result.found[instance_id] = item
+        self.on_found(instance_id, item)
 
     def _resolve(self, missing: list[str], *, cause: CloudError | None) -> None:
         if len(missing) <= SINGLE_READS:
@@ -284,7 +312,7 @@ class _Region:
                 continue
             self.ignored = self.ignored or answer.filter_ignored
             if instance_id in answer.answered:
-                self.result.found[instance_id] = answer.answered[instance_id]
+                self._found(instance_id, answer.answered[instance_id])
             else:
                 unsettled.append(instance_id)
         if unsettled:
@@ -304,7 +332,7 @@ class _Region:
                     self.result.errors[instance_id] = exc
                 continue
             if _id(item) == instance_id:
-                self.result.found[instance_id] = item
+                self._found(instance_id, item)
             else:
                 self.result.missing.add(instance_id)
 
@@ -312,7 +340,7 @@ class _Region:
         wanted = set(missing)
         self.pages += 1
         try:
-            first = self._list_page(1)
+            first = self.submit(partial(self._list_page, 1)).result()
         except CloudError as exc:
             for instance_id in missing:
                 self.result.errors[instance_id] = cause or exc
@@ -349,7 +377,7 @@ class _Region:
         for item in items_of(body):
             instance_id = _id(item)
             if instance_id in wanted:
-                self.result.found.setdefault(instance_id, item)
+                self._found(instance_id, item)
 
     # -- what it showed ------------------------------------------------------------------------------
 
@@ -383,7 +411,16 @@ class _Region:
 
 
 def discover_region(
-    client: ReadOnlyCloudClient, region: str, ids: Sequence[str], *, submit: Submit = run_inline
+    client: ReadOnlyCloudClient,
+    region: str,
+    ids: Sequence[str],
+    *,
+    submit: Submit = run_inline,
+    on_found: OnFound = _ignore_found,
 ) -> RegionDiscovery:
-    """The DescribeDBInstances (or DescribeDBInstanceAttribute) entry of every id in ``ids``."""
-    return _Region(client, region, ids, submit).run()
+    """The DescribeDBInstances (or DescribeDBInstanceAttribute) entry of every id in ``ids``.
+
+    ``on_found`` is called (in the thread that waits for the answer) once per found id, as soon as it
+    is found; the returned ``found`` holds the same entries.
+    """
+    return _Region(client, region, ids, submit, on_found).run()

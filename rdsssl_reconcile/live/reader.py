@@ -7,6 +7,12 @@ instance that can carry SSL at all: two calls per instance plus list pages. Inst
 SSL (another engine, PostgreSQL < 10, local disks, Serverless) are not asked for their SSL state; the
 API would only refuse.
 
+The SSL reads of an instance start as soon as a DescribeDBInstances answer has found it, while the
+region's other list pages are still in flight (the discovery's ``on_found`` hook): a fleet read does not
+wait for the whole list before its first per-instance read. Every call, list pages included, runs in one
+pool of ``parallelism`` workers, so that many calls at most are in flight; results come back in the
+order the instances were asked for, whatever order the answers arrived in.
+
 Errors are data: a failed call marks its instance ``error`` and the others carry on. An instance that
 was found but whose SSL state could not be read is ``error`` whatever the code (an instance being
 created answers ``InvalidDBInstanceId.NotFound`` on some actions): ``not_found`` means that
@@ -15,13 +21,15 @@ DescribeDBInstanceAttribute said so for that one id.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
-from rdsssl_reconcile.cloud.port import NOT_FOUND_CODES, ReadOnlyCloudClient
+from rdsssl_reconcile.cloud.port import NOT_FOUND_CODES, RawBody, ReadOnlyCloudClient
 from rdsssl_reconcile.errors import CloudError
 from rdsssl_reconcile.live.discovery import RegionDiscovery, RegionObservation, Submit, discover_region
 from rdsssl_reconcile.live.model import InstanceFacts, LiveInstance, ReadError, ReadOutcome
@@ -159,16 +167,27 @@ def read_fleet(
         if ref.instance_id not in by_region[ref.region]:
             by_region[ref.region].append(ref.instance_id)
     observations: list[RegionObservation] = []
+    reads: dict[tuple[str, str], Future[LiveInstance]] = {}
+    reads_lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="rdsssl-read") as pool:
         submit: Submit = pool.submit
+
+        def start_read(region: str, instance_id: str, item: RawBody) -> None:
+            # Called by the region's coordinator the moment an answer found the instance.
+            facts = parse_instance(item, region)
+            read = pool.submit(read_instance, client, facts, wants_ssl(facts))
+            with reads_lock:
+                reads[(region, instance_id)] = read
+
         # One coordinating thread per region: it only waits, while the calls themselves run in `pool`
         # (so a coordinator never occupies a worker that its own calls need).
         with ThreadPoolExecutor(max_workers=max(1, len(by_region)), thread_name_prefix="rdsssl-region") as regions:
             discoveries: dict[str, Future[RegionDiscovery]] = {
-                region: regions.submit(discover_region, client, region, ids, submit=submit)
+                region: regions.submit(
+                    discover_region, client, region, ids, submit=submit, on_found=partial(start_read, region)
+                )
                 for region, ids in by_region.items()
             }
-            reads: dict[str, Future[LiveInstance]] = {}
             for region, future in discoveries.items():
                 discovery = future.result()
                 if discovery.observation is not None:
@@ -177,10 +196,7 @@ def read_fleet(
                     unread = _unread(region, discovery, instance_id)
                     if unread is not None:
                         results[instance_id] = unread
-                        continue
-                    facts = parse_instance(discovery.found[instance_id], region)
-                    reads[instance_id] = pool.submit(read_instance, client, facts, wants_ssl(facts))
-        for instance_id, read in reads.items():
+        for (_, instance_id), read in reads.items():
             results[instance_id] = read.result()
     ordered = {ref.instance_id: results[ref.instance_id] for ref in refs}
     return FleetRead(instances=ordered, observations=tuple(observations))
