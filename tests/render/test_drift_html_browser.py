@@ -131,6 +131,8 @@ def browser(sink: Sink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
         "--disable-dev-shm-usage",
         f"--window-size={WIDTH},1000",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        "--disable-breakpad",
+        "--disable-crash-reporter",
         f"--proxy-server=http://127.0.0.1:{sink.port}",
         "--proxy-bypass-list=<-loopback>",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
@@ -145,7 +147,18 @@ def browser(sink: Sink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    # A module fixture runs before the per-test private HOME, so the browser gets its own: Chromium writes
+    # crash-report settings and a dconf cache under HOME/XDG dirs despite --user-data-dir.
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+    }
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER), env=env))
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": VIOLATION_RECORDER})
     try:
         yield driver
