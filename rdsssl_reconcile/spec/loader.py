@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from rdsssl_reconcile.errors import EncryptedKeyError, PemError, SpecError
@@ -53,6 +52,7 @@ from rdsssl_reconcile.spec.model import (
     RestartPolicy,
     SecretKey,
 )
+from rdsssl_reconcile.spec.schema_check import SchemaCheck
 from rdsssl_reconcile.spec.window import MaintenanceWindow
 from rdsssl_reconcile.spec.yaml_source import PathKey, YamlDocument, format_path, load_yaml_file
 
@@ -71,9 +71,8 @@ _FILE_SCHEMA: dict[str, Any] = {
     "required": ["instances"],
     "additionalProperties": False,
 }
-_VALIDATOR_CLASS = jsonschema.Draft202012Validator
-_FILE_VALIDATOR = _VALIDATOR_CLASS(_FILE_SCHEMA)
-_INSTANCE_VALIDATOR = _VALIDATOR_CLASS(spec_schema.INSTANCE_SCHEMA)
+_FILE_VALIDATOR = SchemaCheck(_FILE_SCHEMA)
+_INSTANCE_VALIDATOR = SchemaCheck(spec_schema.INSTANCE_SCHEMA)
 
 _PATTERN_MEANING = {
     "id": "an RDS instance id such as 'pgm-bp1abc2def3gh4i'",
@@ -399,7 +398,7 @@ def _translate(error: ValidationError, instance: Mapping[str, Any]) -> list[tupl
     return [(path, False, error.message)]
 
 
-def _schema_problems(validator: jsonschema.protocols.Validator, data: Any) -> list[tuple[PathKey, bool, str]]:
+def _schema_problems(validator: SchemaCheck, data: Any) -> list[tuple[PathKey, bool, str]]:
     found: list[tuple[PathKey, bool, str]] = []
     for error in validator.iter_errors(data):
         found.extend(_translate(error, data if isinstance(data, dict) else {}))
