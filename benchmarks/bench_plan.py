@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +133,16 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print(
         "| instances | parallelism | reading | calls | calls / instance | list pages | not found | wall "
-        "| bound | ratio | peak RSS | CPU / instance | note |"
+        "| bound | ratio | first request | reads | reads ratio | after reads | peak RSS | CPU / instance | note |"
     )
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for run in runs:
         print(
             f"| {args.instances:,} | {args.parallelism} | {run['reading']} | {sum(run['calls'].values()):,} | "
             f"{run['calls_per_instance']:.2f} | {run['list_pages']} | {run['summary'].get('not_found', 0)} | "
             f"{run['wall_seconds']} s | {run['ideal_seconds']} s | {run['ratio_to_ideal']} | "
+            f"{run['first_request_seconds']} s | {run['reads_seconds']} s | {run['reads_ratio_to_ideal']} | "
+            f"{run['after_reads_seconds']} s | "
             f"{run['peak_rss_mb']} MB | {run['cpu_ms_per_instance']} ms | {run['note'] or ''} |"
         )
     ok = all(
@@ -175,6 +178,7 @@ def plan_once(
 ) -> dict[str, Any]:
     """One ``plan`` under the emulator's current reading, with its calls counted from the call log."""
     started = time.perf_counter()
+    started_at = time.time()  # the emulator's call log uses the same wall clock (same machine)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -197,7 +201,9 @@ def plan_once(
     if returncode != 0:
         sys.exit(f"plan failed under {reading} ({returncode}): {stderr[-2000:]}")
     plan = json.loads(stdout)
-    calls = Counter(call["action"] for call in emulator.admin.calls())
+    log = emulator.admin.calls()
+    calls = Counter(call["action"] for call in log)
+    phases = _phases(log, started_at, wall)
     total_calls = sum(calls.values())
     list_pages = calls.get("DescribeDBInstances", 0)
     ideal = total_calls * args.latency_ms / 1000 / args.parallelism
@@ -216,6 +222,26 @@ def plan_once(
         "cpu_seconds": round(cpu_seconds, 2),
         "cpu_ms_per_instance": round(cpu_seconds * 1000 / args.instances, 2),
         "note": notes[0] if notes else None,
+        **phases,
+        # The reads alone against the same bound: what is left once start-up and output are taken out.
+        "reads_ratio_to_ideal": round(phases["reads_seconds"] / ideal, 3),
+    }
+
+
+def _phases(log: list[dict[str, Any]], started_at: float, wall: float) -> dict[str, float]:
+    """Where the wall time went, from the emulator's call log (arrival time and duration of each call).
+
+    ``first_request_seconds``: process start to the first call's arrival (start-up, SDK import, specs);
+    ``reads_seconds``: first arrival to the last call's end; ``after_reads_seconds``: from there to the
+    process's exit (planning what was not planned yet, output, exit).
+    """
+    arrivals = [datetime.fromisoformat(call["time"]).timestamp() for call in log]
+    ends = [a + call["duration_ms"] / 1000 for a, call in zip(arrivals, log, strict=True)]
+    first, last = min(arrivals), max(ends)
+    return {
+        "first_request_seconds": round(first - started_at, 3),
+        "reads_seconds": round(last - first, 3),
+        "after_reads_seconds": round(started_at + wall - last, 3),
     }
 
 

@@ -21,10 +21,11 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.cloud.session import Connection, connect
 from rdsssl_reconcile.cloud.target import resolve_target
 from rdsssl_reconcile.errors import TransientCloudError, UserError
+from rdsssl_reconcile.live.model import LiveInstance
 from rdsssl_reconcile.live.reader import InstanceRef, read_fleet
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
-from rdsssl_reconcile.planning.model import Plan, plan_to_json
-from rdsssl_reconcile.planning.planner import make_plan
+from rdsssl_reconcile.planning.model import InstancePlan, Plan, plan_to_json
+from rdsssl_reconcile.planning.planner import make_plan, plan_instance
 from rdsssl_reconcile.render.markdown import render_markdown
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
@@ -106,7 +107,16 @@ def plan_specs(
     # command: frozen out of the collector, the full collections a fleet read triggers do not walk
     # it again and again (2.2-2.7 s of 12 full collections at 10,000 instances before).
     gc.freeze()
-    read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    allowed = frozenset(allow_restart)
+    desired = {i.id: i for i in spec_set.instances}
+    planned: dict[str, InstancePlan] = {}
+
+    def plan_as_read(live: LiveInstance) -> None:
+        # In the read worker, while other reads are in flight: the pure planner's CPU overlaps the
+        # waiting instead of following the last answer (0.7 s at 10,000 instances).
+        planned[live.instance_id] = plan_instance(desired[live.instance_id], live, now=now, allow_restart=allowed)
+
+    read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism, on_read=plan_as_read)
     for note in read.notes():
         click.echo(f"note: {visible(note)}", err=True)
     return make_plan(
@@ -116,7 +126,8 @@ def plan_specs(
         target=connection.target.to_json(),
         spec_paths=tuple(str(p) for p in spec_paths),
         spec_warnings=tuple(str(w) for w in spec_set.warnings),
-        allow_restart=allow_restart,
+        allow_restart=allowed,
+        planned=planned,
     )
 
 

@@ -13,6 +13,11 @@ wait for the whole list before its first per-instance read. Every call, list pag
 pool of ``parallelism`` workers, so that many calls at most are in flight; results come back in the
 order the instances were asked for, whatever order the answers arrived in.
 
+``on_read`` is called in the worker the moment an instance's read is complete (and, for the ids the
+discovery settled without a read, once the discovery is over), so a caller can do its per-instance work
+(plan uses it to run the pure planner) while the other reads are still in flight instead of after the
+last one: at 10,000 instances that work was 0.7 s of CPU after the reads.
+
 Errors are data: a failed call marks its instance ``error`` and the others carry on. An instance that
 was found but whose SSL state could not be read is ``error`` whatever the code (an instance being
 created answers ``InvalidDBInstanceId.NotFound`` on some actions): ``not_found`` means that
@@ -153,14 +158,30 @@ def read_progress(
     )
 
 
+def _read_and_report(
+    client: ReadOnlyCloudClient, facts: InstanceFacts, wants_ssl: bool, on_read: Callable[[LiveInstance], None]
+) -> LiveInstance:
+    live = read_instance(client, facts, wants_ssl)
+    on_read(live)
+    return live
+
+
+def _ignore(_: LiveInstance) -> None:
+    return None
+
+
 def read_fleet(
     client: ReadOnlyCloudClient,
     refs: Sequence[InstanceRef],
     *,
     wants_ssl: Callable[[InstanceFacts], bool],
     parallelism: int = 8,
+    on_read: Callable[[LiveInstance], None] = _ignore,
 ) -> FleetRead:
-    """Live state of every instance in ``refs``, keyed by instance id, with what the reads showed."""
+    """Live state of every instance in ``refs``, keyed by instance id, with what the reads showed.
+
+    ``on_read`` sees each instance's result once, as soon as it is known (see the module's docstring).
+    """
     results: dict[str, LiveInstance] = {}
     by_region: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
@@ -175,7 +196,7 @@ def read_fleet(
         def start_read(region: str, instance_id: str, item: RawBody) -> None:
             # Called by the region's coordinator the moment an answer found the instance.
             facts = parse_instance(item, region)
-            read = pool.submit(read_instance, client, facts, wants_ssl(facts))
+            read = pool.submit(_read_and_report, client, facts, wants_ssl(facts), on_read)
             with reads_lock:
                 reads[(region, instance_id)] = read
 
@@ -196,6 +217,7 @@ def read_fleet(
                     unread = _unread(region, discovery, instance_id)
                     if unread is not None:
                         results[instance_id] = unread
+                        on_read(unread)
         for (_, instance_id), read in reads.items():
             results[instance_id] = read.result()
     ordered = {ref.instance_id: results[ref.instance_id] for ref in refs}

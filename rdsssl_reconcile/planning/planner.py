@@ -435,11 +435,23 @@ def make_plan(
     spec_paths: tuple[str, ...] = (),
     spec_warnings: tuple[str, ...] = (),
     allow_restart: Iterable[str] = (),
+    planned: Mapping[str, InstancePlan] | None = None,
 ) -> Plan:
-    """The plan for every desired instance, in spec order (``allow_restart``: the ``--allow-restart`` ids)."""
+    """The plan for every desired instance, in spec order (``allow_restart``: the ``--allow-restart`` ids).
+
+    ``planned`` holds instances the caller already planned with :func:`plan_instance` from the same
+    desired instance, ``live`` state, ``now`` and ``allow_restart`` (plan runs the planner as each read
+    completes); they are taken as they are, which changes nothing since the planner is pure. The others
+    are planned here.
+    """
     allowed = frozenset(allow_restart)
+    ready = planned or {}
     instances = []
     for item in desired:
+        done = ready.get(item.id)
+        if done is not None:
+            instances.append(done)
+            continue
         state = live.get(item.id) or LiveInstance(instance_id=item.id, region=item.region, outcome=ReadOutcome.ERROR)
         instances.append(plan_instance(item, state, now=now, allow_restart=allowed))
     return Plan(

@@ -176,3 +176,25 @@ def test_on_found_hands_on_each_found_entry_once_and_only_found_ones(reading: st
     assert len(handed) == len(set(handed))
     assert all(instance_id == entry_id for instance_id, entry_id in handed)
     assert discovery.missing == {"pgm-gone-1", "pgm-gone-2"}
+
+
+@pytest.mark.parametrize("reading", READINGS)
+def test_on_read_sees_every_result_once_while_other_reads_are_still_in_flight(reading: str) -> None:
+    """plan runs the planner in ``on_read``: every instance exactly once, unread ones (missing) included."""
+    present = [FakeInstance(f"pgm-r{i:04d}") for i in range(150)]
+    cloud = Metered(present, reading)
+    refs = [InstanceRef(i.id, i.region) for i in present] + [InstanceRef("pgm-gone", "cn-hangzhou")]
+    seen: list[str] = []
+    in_flight_when_seen: list[int] = []
+    lock = threading.Lock()
+
+    def on_read(live: Any) -> None:
+        with lock:
+            seen.append(live.instance_id)
+            in_flight_when_seen.append(cloud.in_flight)
+
+    result = read_fleet(cloud, refs, wants_ssl=can_carry_ssl, parallelism=8, on_read=on_read)
+    assert sorted(seen) == sorted(ref.instance_id for ref in refs)
+    assert result.instances["pgm-gone"].outcome is ReadOutcome.NOT_FOUND
+    # Handed on as each read completed, not after the last one: most saw other calls still running.
+    assert sum(1 for n in in_flight_when_seen if n > 0) > len(present) // 2

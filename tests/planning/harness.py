@@ -44,6 +44,7 @@ from __future__ import annotations
 import base64
 import textwrap
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ from rdsssl_reconcile.pki.summary import summarize_certificate, summarize_crl
 from rdsssl_reconcile.planning.model import Plan
 from rdsssl_reconcile.planning.planner import make_plan
 from rdsssl_reconcile.spec.loader import load_specs
+from rdsssl_reconcile.spec.model import DesiredInstance
 
 CASES = Path(__file__).parent.parent / "cases" / "plan"
 
@@ -242,6 +244,9 @@ class CaseRun:
     case: dict[str, Any]
     plan: Plan
     values: dict[str, str]
+    desired: tuple[DesiredInstance, ...] = ()
+    live: dict[str, LiveInstance] = dataclass_field(default_factory=dict)
+    now: datetime = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def run_case(path: Path, tmp_path: Path) -> CaseRun:
@@ -262,7 +267,7 @@ def run_case(path: Path, tmp_path: Path) -> CaseRun:
     spec_set = load_specs([tmp_path / "spec.yaml"], now=now, environ=env)
     live = {iid: live_state(iid, raw, materials) for iid, raw in (case.get("live") or {}).items()}
     plan = make_plan(spec_set.instances, live, now=now, target={"kind": "test", "description": "golden case"})
-    return CaseRun(case=case, plan=plan, values=placeholders(materials))
+    return CaseRun(case=case, plan=plan, values=placeholders(materials), desired=spec_set.instances, live=live, now=now)
 
 
 #: What every expected change must state: the rule it hits and that rule's verdict for this change.

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from rdsssl_reconcile.planning.model import FieldChange, RestartAssessment
+from rdsssl_reconcile.planning.planner import make_plan, plan_instance
 from rdsssl_reconcile.planning.rules import RESTART_SECONDS, RULES, Restart, rule
 from tests.planning.harness import CASES, estimate_mismatches, mismatches, run_case, unpinned_changes
 
@@ -135,3 +136,18 @@ def test_acl_rows_are_one_minute_and_every_other_documented_row_three() -> None:
     estimates = {r.id: r.estimated_seconds for r in RULES}
     assert estimates.pop("change-acl") == estimates.pop("change-replication-acl") == 60
     assert set(estimates.values()) == {RESTART_SECONDS} == {180}
+
+
+@pytest.mark.parametrize("case_file", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_instances_planned_as_their_reads_complete_give_the_same_plan(case_file: Path, tmp_path: Path) -> None:
+    """plan runs plan_instance in the read workers and hands the results to make_plan: nothing may change."""
+    run = run_case(case_file, tmp_path)
+    planned = {
+        item.id: plan_instance(item, run.live[item.id], now=run.now) for item in run.desired if item.id in run.live
+    }
+    again = make_plan(
+        run.desired, run.live, now=run.now, target={"kind": "test", "description": "golden case"}, planned=planned
+    )
+    assert planned, "the case plans no read instance"
+    assert again == run.plan
+    assert all(again.instances[i] is planned[d.id] for i, d in enumerate(run.desired) if d.id in planned)
