@@ -195,6 +195,7 @@ def plan(
             now=resolve_now(now),
             targets=targets,
             allow_restart=allow_restart,
+            render_json=output_format == "json",
         )
     declared = declared_ssl(result.spec_set.instances)
     assessments = assess(result.plan, declared)
@@ -204,7 +205,7 @@ def plan(
     if output_format == "markdown":
         echo_markdown(result.plan, declared, max_bytes=max_bytes, out=saving)
     else:
-        echo_plan(result.plan, output_format)
+        echo_plan(result.plan, output_format, instance_json=result.instance_json)
     if saving is not None:
         from rdsssl_reconcile.planfile import write_plan
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import InstancePlan, Plan, plan_to_json
 from rdsssl_reconcile.planning.planner import make_plan, plan_instance
 from rdsssl_reconcile.render.markdown import render_markdown
+from rdsssl_reconcile.render.plan_json import instance_text, plan_json_chunks
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.selection import EVERY_INSTANCE, Selection, select
@@ -38,6 +39,8 @@ class PlanResult:
     spec_set: SpecSet
     plan: Plan
     connection: Connection
+    #: Each instance's part of the JSON plan, rendered while the reads ran (when asked for: see echo_plan).
+    instance_json: Mapping[str, str] = field(default_factory=dict)
 
 
 #: What the SDK layer calls before it retries a failed call: (error, attempt from 0, delay in seconds).
@@ -101,7 +104,9 @@ def plan_specs(
     parallelism: int,
     now: datetime,
     allow_restart: Iterable[str] = (),
+    instance_json: dict[str, str] | None = None,
 ) -> Plan:
+    """Read the live state and plan it; ``instance_json``, when given, receives each instance's JSON text."""
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in spec_set.instances]
     # Everything alive now (the vendor SDK's thousands of classes, the specs) lives as long as the
     # command: frozen out of the collector, the full collections a fleet read triggers do not walk
@@ -114,7 +119,10 @@ def plan_specs(
     def plan_as_read(live: LiveInstance) -> None:
         # In the read worker, while other reads are in flight: the pure planner's CPU overlaps the
         # waiting instead of following the last answer (0.7 s at 10,000 instances).
-        planned[live.instance_id] = plan_instance(desired[live.instance_id], live, now=now, allow_restart=allowed)
+        instance = plan_instance(desired[live.instance_id], live, now=now, allow_restart=allowed)
+        planned[live.instance_id] = instance
+        if instance_json is not None:
+            instance_json[live.instance_id] = instance_text(instance)
 
     read = read_fleet(connection.client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism, on_read=plan_as_read)
     for note in read.notes():
@@ -141,14 +149,23 @@ def build_plan(
     targets: Iterable[str] = (),
     selection: Selection = EVERY_INSTANCE,
     allow_restart: Iterable[str] = (),
+    render_json: bool = False,
 ) -> PlanResult:
+    """``render_json``: also render each instance's JSON text as it is planned (for ``--format json``)."""
     with session(spec_paths, endpoint=endpoint, timeout=timeout, now=now) as (spec_set, connection):
         check_declared("--allow-restart", allow_restart, (i.id for i in spec_set.instances))
         spec_set = targeted(selected(spec_set, selection), targets)
+        instance_json: dict[str, str] | None = {} if render_json else None
         plan = plan_specs(
-            spec_set, connection, spec_paths=spec_paths, parallelism=parallelism, now=now, allow_restart=allow_restart
+            spec_set,
+            connection,
+            spec_paths=spec_paths,
+            parallelism=parallelism,
+            now=now,
+            allow_restart=allow_restart,
+            instance_json=instance_json,
         )
-        return PlanResult(spec_set=spec_set, plan=plan, connection=connection)
+        return PlanResult(spec_set=spec_set, plan=plan, connection=connection, instance_json=instance_json or {})
 
 
 def render_plan(plan: Plan, output_format: str) -> str:
@@ -163,22 +180,23 @@ def render_plan(plan: Plan, output_format: str) -> str:
 _JSON_BATCH = 1 << 20
 
 
-def echo_plan(plan: Plan, output_format: str) -> None:
-    """The plan on stdout; JSON is streamed, exactly as :func:`render_plan` would render it.
+def echo_plan(plan: Plan, output_format: str, *, instance_json: Mapping[str, str] | None = None) -> None:
+    """The plan on stdout; JSON is written in pieces, exactly as :func:`render_plan` would render it.
 
-    ``json.dumps(..., indent=2)`` of 10,000 instances (30 MB of text) builds millions of small strings
-    before joining them: 170 MB of peak memory for a document that only has to be written out.
+    ``instance_json``: instances already rendered by :func:`~rdsssl_reconcile.render.plan_json.instance_text`
+    (plan renders them while its reads are in flight). ``json.dumps(..., indent=2)`` of 10,000 instances
+    (30 MB of text) would also build millions of small strings before joining them: 170 MB of peak memory
+    for a document that only has to be written out.
     """
     if output_format != "json":
         click.echo(render_plan(plan, output_format), nl=False)
         return
     batch: list[str] = []
     size = 0
-    for chunk in json.JSONEncoder(indent=2).iterencode(plan_to_json(plan, tool_version=__version__)):
+    for chunk in plan_json_chunks(plan, tool_version=__version__, rendered=instance_json):
         batch.append(chunk)
         size += len(chunk)
         if size >= _JSON_BATCH:
             click.echo("".join(batch), nl=False)
             batch, size = [], 0
-    batch.append("\n")
     click.echo("".join(batch), nl=False)

@@ -393,8 +393,8 @@ class Plan:
         return next((i for i in self.instances if i.id == instance_id), None)
 
 
-def plan_to_json(plan: Plan, *, tool_version: str) -> dict[str, Any]:
-    """The documented JSON plan (``--format json`` and the body of saved plans)."""
+def plan_header_to_json(plan: Plan, *, tool_version: str) -> dict[str, Any]:
+    """Every member of the JSON plan but the last, ``instances`` (a renderer may write those one by one)."""
     return {
         "format_version": PLAN_FORMAT_VERSION,
         "tool_version": tool_version,
@@ -404,5 +404,9 @@ def plan_to_json(plan: Plan, *, tool_version: str) -> dict[str, Any]:
         "allow_restart": list(plan.allow_restart),
         "summary": plan.summary.to_json(),
         "spec_warnings": list(plan.spec_warnings),
-        "instances": [i.to_json() for i in plan.instances],
     }
+
+
+def plan_to_json(plan: Plan, *, tool_version: str) -> dict[str, Any]:
+    """The documented JSON plan (``--format json`` and the body of saved plans)."""
+    return {**plan_header_to_json(plan, tool_version=tool_version), "instances": [i.to_json() for i in plan.instances]}
