@@ -183,10 +183,11 @@ def read_fleet(
     ``on_read`` sees each instance's result once, as soon as it is known (see the module's docstring).
     """
     results: dict[str, LiveInstance] = {}
-    by_region: dict[str, list[str]] = defaultdict(list)
+    # Insertion-ordered and without repeats; a dict, not a list: a membership test in a list made this
+    # loop quadratic (1.5 s before the first call at 10,000 instances).
+    by_region: dict[str, dict[str, None]] = defaultdict(dict)
     for ref in refs:
-        if ref.instance_id not in by_region[ref.region]:
-            by_region[ref.region].append(ref.instance_id)
+        by_region[ref.region].setdefault(ref.instance_id)
     observations: list[RegionObservation] = []
     reads: dict[tuple[str, str], Future[LiveInstance]] = {}
     reads_lock = threading.Lock()
@@ -205,7 +206,7 @@ def read_fleet(
         with ThreadPoolExecutor(max_workers=max(1, len(by_region)), thread_name_prefix="rdsssl-region") as regions:
             discoveries: dict[str, Future[RegionDiscovery]] = {
                 region: regions.submit(
-                    discover_region, client, region, ids, submit=submit, on_found=partial(start_read, region)
+                    discover_region, client, region, list(ids), submit=submit, on_found=partial(start_read, region)
                 )
                 for region, ids in by_region.items()
             }

@@ -138,11 +138,12 @@ def _instances_differences(in_file: list[Any], in_plan: list[Any]) -> Iterator[D
             yield Difference(("instances", index), item, MISSING)
             continue
         yield from differences(item, found[1], ("instances", index))
+    in_file_ids = set(file_ids)  # membership in a set: a list made this quadratic at fleet scale
     for _index, item in plan_by_id.values():
-        if item.get("id") not in file_ids:
+        if item.get("id") not in in_file_ids:
             yield Difference(("instances", len(in_file)), MISSING, item)
     common_file = [i for i in file_ids if i in plan_by_id]
-    common_plan = [item.get("id") for item in in_plan if isinstance(item, Mapping) and item.get("id") in file_ids]
+    common_plan = [item.get("id") for item in in_plan if isinstance(item, Mapping) and item.get("id") in in_file_ids]
     if common_file != common_plan:
         yield Difference(("instances",), common_file, common_plan)
 
