@@ -13,9 +13,11 @@ and suggests the closest valid key or value for typos.
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -759,6 +761,29 @@ def load_specs(
     Raises:
         SpecError: with every problem found, each naming file, line and key path.
     """
+    with _collector_paused():
+        return _load_specs(paths, now=now, environ=environ)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while specs load (and as it was before, afterwards).
+
+    Loading allocates hundreds of thousands of objects that all live on (YAML values, line marks,
+    models); each full pass of the collector walks that growing heap again: 1.3 s of the 2.2 s that
+    10,000 instances took to load. What the loader leaves as cyclic garbage is bounded by the specs'
+    size and collected on the first pass after it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_specs(paths: Sequence[Path | str] | None, *, now: datetime, environ: Mapping[str, str] | None) -> SpecSet:
     roots = [Path(p) for p in (paths or [DEFAULT_SPEC_DIR])]
     files, discovery_problems = discover_spec_files(roots)
     if discovery_problems:

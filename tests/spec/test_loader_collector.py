@@ -1,0 +1,58 @@
+"""load_specs pauses the cyclic garbage collector while it runs, and always leaves it as it found it."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rdsssl_reconcile.errors import SpecError
+from rdsssl_reconcile.spec import loader
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def collector_state() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    gc.enable() if was else gc.disable()
+
+
+def _spec(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_the_collector_is_off_during_the_load_and_back_on_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector_state: None
+) -> None:
+    seen: list[bool] = []
+    real = loader.load_yaml_file
+    monkeypatch.setattr(loader, "load_yaml_file", lambda f: (seen.append(gc.isenabled()), real(f))[1])
+    gc.enable()
+    spec = loader.load_specs(
+        [_spec(tmp_path, "instances:\n  - {id: pgm-aaa, region: cn-hangzhou, ssl: {enabled: false}}\n")], now=NOW
+    )
+    assert [i.id for i in spec.instances] == ["pgm-aaa"]
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_refused_spec_leaves_the_collector_on(tmp_path: Path, collector_state: None) -> None:
+    gc.enable()
+    with pytest.raises(SpecError):
+        loader.load_specs([_spec(tmp_path, "instances:\n  - {id: X}\n")], now=NOW)
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_the_caller_stays_off(tmp_path: Path, collector_state: None) -> None:
+    gc.disable()
+    loader.load_specs(
+        [_spec(tmp_path, "instances:\n  - {id: pgm-aaa, region: cn-hangzhou, ssl: {enabled: false}}\n")], now=NOW
+    )
+    assert not gc.isenabled()
