@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
@@ -97,6 +96,7 @@ class SchemaCheck:
         self._compilable = compilable(schema)
         self._checked = 0
         self._fast: Any = None
+        self._refused: type[Exception] = Exception
 
     @property
     def compiled(self) -> bool:
@@ -104,9 +104,12 @@ class SchemaCheck:
         return self._fast is not None
 
     def _compile(self) -> None:
+        import fastjsonschema  # only once it pays: a small spec set never loads it
+
         draft7 = {key: value for key, value in self.schema.items() if key not in ("$schema", "$id")}
         # use_default=False: the compiled code must never write defaults into the checked value.
         self._fast = fastjsonschema.compile(draft7, use_default=False, use_formats=False)
+        self._refused = fastjsonschema.JsonSchemaException
 
     def is_valid_fast(self, value: Any) -> bool:
         """True only when the compiled validator accepts ``value`` (False also before it is built)."""
@@ -117,7 +120,7 @@ class SchemaCheck:
             self._compile()
         try:
             self._fast(value)
-        except fastjsonschema.JsonSchemaException:
+        except self._refused:
             return False
         return True
 
