@@ -85,6 +85,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--parallelism", type=int, default=8)
     parser.add_argument("--readings", default="all", help="describe_ids readings, comma-separated, or 'all'")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the same calls made by a plain loop over the official SDK (same parallelism, same emulator)",
+    )
     args = parser.parse_args()
 
     readings = available_readings(args.readings)
@@ -106,6 +111,7 @@ def main() -> None:
                     emulator.admin.settings(describe_ids=reading)
                 emulator.admin.clear_calls()
                 runs.append(plan_once(args, specs, env, emulator, reading))
+            floor = sdk_floor(emulator, args) if args.floor else None
 
         help_start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "rdsssl_reconcile", "--help"], capture_output=True, check=True)
@@ -127,6 +133,7 @@ def main() -> None:
         "help_imports_sdk": help_sdk,
         "validate_seconds": round(validate_seconds, 3),
         "validate_imports_sdk": validate_sdk,
+        "sdk_floor": floor,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "plan.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -145,6 +152,11 @@ def main() -> None:
             f"{run['after_reads_seconds']} s | "
             f"{run['peak_rss_mb']} MB | {run['cpu_ms_per_instance']} ms | {run['note'] or ''} |"
         )
+    if floor is not None:
+        print(
+            f"SDK floor: the same {floor['calls']:,} calls from a plain {args.parallelism}-thread loop over the SDK: "
+            f"{floor['wall_seconds']} s, ratio {floor['ratio_to_ideal']} (bound {floor['ideal_seconds']} s)"
+        )
     ok = all(
         r["wall_seconds"] <= 1.10 * r["ideal_seconds"]
         and r["calls_per_instance"] <= 2
@@ -154,6 +166,54 @@ def main() -> None:
     ok = ok and all(r["peak_rss_mb"] <= 250 for r in runs)
     verdict = "OK" if ok and not help_sdk and not validate_sdk else "MISSED"
     print(f"{verdict}: {len(runs)} reading(s)")
+
+
+def sdk_floor(emulator: EmulatorProcess, args: argparse.Namespace) -> dict[str, Any]:
+    """The same calls as plan's (list batches of 100 ids, then DescribeDBInstanceSSL and NetInfo per
+    instance), made by the plainest client of the official SDK: a thread pool of ``--parallelism``, one
+    SDK client, nothing parsed. What the SDK itself costs per call on this machine, against this emulator.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from alibabacloud_rds20140815 import models
+    from darabonba.runtime import RuntimeOptions
+
+    from rdsssl_reconcile.cloud.sdk import raw_sdk_client
+
+    client = raw_sdk_client(emulator.host_port, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+    runtime = RuntimeOptions(read_timeout=10_000, connect_timeout=5_000, max_idle_conns=64)
+    ids = [f"pgm-bench{index:05d}" for index in range(args.instances)]
+
+    def batch(start: int) -> None:
+        request = models.DescribeDBInstancesRequest(
+            region_id="cn-hangzhou", dbinstance_id=",".join(ids[start : start + 100]), page_size=100
+        )
+        client.describe_dbinstances_with_options(request, runtime)
+
+    def instance(instance_id: str) -> None:
+        client.describe_dbinstance_sslwith_options(
+            models.DescribeDBInstanceSSLRequest(dbinstance_id=instance_id), runtime
+        )
+        client.describe_dbinstance_net_info_with_options(
+            models.DescribeDBInstanceNetInfoRequest(dbinstance_id=instance_id), runtime
+        )
+
+    emulator.admin.clear_calls()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.parallelism) as pool:
+        for _ in pool.map(batch, range(0, len(ids), 100)):
+            pass
+        for _ in pool.map(instance, ids):
+            pass
+    wall = time.perf_counter() - started
+    calls = len(emulator.admin.calls())
+    ideal = calls * args.latency_ms / 1000 / args.parallelism
+    return {
+        "calls": calls,
+        "wall_seconds": round(wall, 2),
+        "ideal_seconds": round(ideal, 2),
+        "ratio_to_ideal": round(wall / ideal, 3),
+    }
 
 
 def _collect(process: subprocess.Popen[str]) -> tuple[str, str, int, float, float]:
