@@ -338,7 +338,9 @@ def test_success_without_the_change_is_not_converged(cli: Cli, cloud_env: Runnin
 
 def test_max_restarts_bounds_concurrent_restarts(cli: Cli, spec_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = [f"pgm-m{i}" for i in range(10)]
-    restart = 1.0
+    # 1.5 s restarts: five rounds of two leave 4.5 s for re-reads, re-plans and polls under a loaded CI
+    # machine before the span could reach 8 restarts (one at a time would take at least 10).
+    restart = 1.5
     with run_emulator(fleet={"instances": [instance_entry(i) for i in ids]}, restart_seconds=restart) as emulator:
         monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
         monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)

@@ -313,7 +313,9 @@ def test_concurrent_applies_without_a_shared_lock_restart_once(
 def test_second_apply_while_the_first_is_mid_restart_sends_nothing(
     emulator: RunningEmulator, fault_env: Callable[..., dict[str, str]], spec_dir: Path, tmp_path: Path
 ) -> None:
-    emulator.admin.settings(restart_seconds=4.0)
+    # The restart lasts until the test ends it by moving the emulator's clock: however slow the machine, the
+    # second apply starts, plans and finishes while the first one's restart is still in progress.
+    emulator.admin.settings(restart_seconds=600.0)
     emulator.admin.add_instances([instance_entry("pgm-a")])
     write_spec(spec_dir, aliyun_spec("pgm-a"))
     first = popen(["apply", *FAST, "--format", "json"], cwd=tmp_path, env=fault_env("state-a"))
@@ -323,6 +325,8 @@ def test_second_apply_while_the_first_is_mid_restart_sends_nothing(
     # Nothing sent, and nothing proven in sync: not plannable now is 3 for apply (README "Exit codes").
     assert second.code == 3, second.text
     assert "status is SSL_MODIFYING, not Running" in second.out  # its plan saw the restart in progress
+    assert emulator.admin.instance("pgm-a")["pending"] is not None  # still mid-restart: the race was real
+    emulator.admin.advance_clock(600)
     first_result = finish(first)
     assert first_result.code == 0, first_result.text
     assert json.loads(first_result.out)["summary"]["restarts"] == 1
