@@ -53,6 +53,7 @@ from rdsssl_reconcile.planning.model import (
     plan_to_json,
 )
 from rdsssl_reconcile.planning.rules import Restart
+from rdsssl_reconcile.render.plan_json import plan_json_chunks
 from rdsssl_reconcile.secretfiles import replace_atomically
 from rdsssl_reconcile.spec.model import DesiredInstance, desired_to_json
 from rdsssl_reconcile.textsafe import listing, visible
@@ -97,8 +98,30 @@ def origin_of(plan_path: Path, directory: Path) -> dict[str, str]:
     }
 
 
+def saved_plan_chunks(
+    plan: Plan,
+    desired: tuple[DesiredInstance, ...],
+    *,
+    origin: Mapping[str, Any],
+    rendered: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """``json.dumps(saved_plan_document(...), indent=2) + "\\n"`` in pieces, instance by instance.
+
+    One ``json.dumps`` of a 10,000-instance saved plan peaked at 385 MB (the indenting encoder's millions
+    of small strings); in pieces the file is written as they come. ``rendered``: instances' JSON already
+    made by :func:`~rdsssl_reconcile.render.plan_json.instance_text` (plan makes them during its reads).
+    """
+    trailer = {"kind": KIND, "desired": {item.id: desired_to_json(item) for item in desired}, "origin": dict(origin)}
+    return plan_json_chunks(plan, tool_version=__version__, rendered=rendered, trailer=trailer)
+
+
 def write_plan(
-    path: Path, plan: Plan, desired: tuple[DesiredInstance, ...], *, selection: Mapping[str, Any] | None = None
+    path: Path,
+    plan: Plan,
+    desired: tuple[DesiredInstance, ...],
+    *,
+    selection: Mapping[str, Any] | None = None,
+    rendered: Mapping[str, str] | None = None,
 ) -> None:
     """Write atomically, so an interrupted run never leaves half a plan that apply could read.
 
@@ -114,9 +137,7 @@ def write_plan(
     origin: dict[str, Any] = origin_of(path, Path.cwd())
     if selection:
         origin["selection"] = dict(selection)  # --region / --select: apply PLANFILE selects the same instances
-    document = saved_plan_document(plan, desired, origin=origin)
-    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
-    replace_atomically(path, text)
+    replace_atomically(path, saved_plan_chunks(plan, desired, origin=origin, rendered=rendered))
 
 
 def generated_at(document: dict[str, Any]) -> datetime:

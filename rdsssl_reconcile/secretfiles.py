@@ -146,18 +146,23 @@ def write_public_file(path: Path | str, content: str | bytes, *, force: bool, op
     return _write(path, content, force=force, mode=PUBLIC_FILE_MODE, option=option)
 
 
-def replace_atomically(path: Path, text: str, *, mode: int = PUBLIC_FILE_MODE) -> None:
+def replace_atomically(path: Path, text: str | Iterable[str], *, mode: int = PUBLIC_FILE_MODE) -> None:
     """Write ``text`` to ``path`` whole or not at all (a reader never sees half a plan, report or spec).
 
-    The directory is created; a temporary file beside ``path`` is fsync'ed and renamed over it. Errors are
-    the OS's own (callers word them); the temporary file never stays behind.
+    ``text`` may be a sequence of pieces, written one after the other (a 10,000-instance plan is not
+    joined into one 40 MB string first). The directory is created; a temporary file beside ``path`` is
+    fsync'ed and renamed over it. Errors are the OS's own (callers word them); the temporary file never
+    stays behind.
     """
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)

@@ -195,7 +195,7 @@ def plan(
             now=resolve_now(now),
             targets=targets,
             allow_restart=allow_restart,
-            render_json=output_format == "json",
+            render_json=output_format == "json" or out is not None,
         )
     declared = declared_ssl(result.spec_set.instances)
     assessments = assess(result.plan, declared)
@@ -210,7 +210,11 @@ def plan(
         from rdsssl_reconcile.planfile import write_plan
 
         write_plan(
-            saving, result.plan, result.spec_set.instances, selection=None if selection.empty else selection.to_json()
+            saving,
+            result.plan,
+            result.spec_set.instances,
+            selection=None if selection.empty else selection.to_json(),
+            rendered=result.instance_json,
         )
         click.echo(
             f"Saved the plan to {visible(str(saving))}; apply it with: rdsssl-reconcile apply {visible(str(saving))}",

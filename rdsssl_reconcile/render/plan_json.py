@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from rdsssl_reconcile.planning.model import InstancePlan, Plan, plan_header_to_json
 
@@ -24,17 +25,43 @@ def instance_text(instance: InstancePlan) -> str:
     return json.dumps(instance.to_json(), indent=2).replace("\n", _ITEM_INDENT)
 
 
-def plan_json_chunks(plan: Plan, *, tool_version: str, rendered: Mapping[str, str] | None = None) -> Iterator[str]:
-    """The document in pieces, newline-terminated; ``rendered`` holds :func:`instance_text` of instances by id."""
+def plan_json_chunks(
+    plan: Plan,
+    *,
+    tool_version: str,
+    rendered: Mapping[str, str] | None = None,
+    trailer: Mapping[str, Any] | None = None,
+) -> Iterator[str]:
+    """The document in pieces, newline-terminated; ``rendered`` holds :func:`instance_text` of instances by id.
+
+    ``trailer``: members after ``instances`` (a saved plan's ``kind``, ``desired`` and ``origin``), written
+    as ``json.dumps`` of the whole document would write them; a mapping among them is written entry by
+    entry (a saved plan's ``desired`` holds every instance's spec).
+    """
     head = json.dumps({**plan_header_to_json(plan, tool_version=tool_version), "instances": []}, indent=2)
     if not head.endswith(_EMPTY_TAIL):  # the members' order is plan_header_to_json's, instances last
         raise AssertionError("the JSON plan must end with its instances")
-    if not plan.instances:
-        yield head + "\n"
+    yield head[: -len("[]\n}")]
+    if plan.instances:
+        ready = rendered or {}
+        for index, instance in enumerate(plan.instances):
+            text = ready.get(instance.id)
+            yield ("[\n    " if index == 0 else ",\n    ") + (text if text is not None else instance_text(instance))
+        yield "\n  ]"
+    else:
+        yield "[]"
+    for key, value in (trailer or {}).items():
+        yield ",\n  " + json.dumps(key) + ": "
+        yield from _member_chunks(value)
+    yield "\n}\n"
+
+
+def _member_chunks(value: Any) -> Iterator[str]:
+    """A top-level member's value as ``json.dumps(document, indent=2)`` writes it (one level deep)."""
+    if not isinstance(value, Mapping) or not value:
+        yield json.dumps(value, indent=2).replace("\n", "\n  ")
         return
-    yield head[: -len("[]\n}")] + "["
-    ready = rendered or {}
-    for index, instance in enumerate(plan.instances):
-        text = ready.get(instance.id)
-        yield ("\n    " if index == 0 else ",\n    ") + (text if text is not None else instance_text(instance))
-    yield "\n  ]\n}\n"
+    for index, (key, item) in enumerate(value.items()):
+        lead = "{\n    " if index == 0 else ",\n    "
+        yield lead + json.dumps(key) + ": " + json.dumps(item, indent=2).replace("\n", _ITEM_INDENT)
+    yield "\n  }"

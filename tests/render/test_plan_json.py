@@ -10,6 +10,7 @@ import pytest
 
 from rdsssl_reconcile import __version__
 from rdsssl_reconcile.cli import runner
+from rdsssl_reconcile.planfile import read_plan, saved_plan_chunks, saved_plan_document, write_plan
 from rdsssl_reconcile.planning.model import Plan, plan_to_json
 from rdsssl_reconcile.render.plan_json import instance_text, plan_json_chunks
 from tests.planning.harness import CASES, run_case
@@ -48,3 +49,27 @@ def test_echo_plan_prints_the_reference_text_across_batches(
     monkeypatch.setattr(runner, "_JSON_BATCH", 64)
     runner.echo_plan(plan, "json", instance_json={i.id: instance_text(i) for i in plan.instances})
     assert capsys.readouterr().out == reference(plan) == runner.render_plan(plan, "json")
+
+
+@pytest.mark.parametrize("case_file", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_a_saved_plan_in_pieces_is_the_one_piece_document(case_file: Path, tmp_path: Path) -> None:
+    run = run_case(case_file, tmp_path)
+    origin = {"directory": "/work/specs", "from_plan_file": "..", "selection": {"regions": ["cn-hangzhou"]}}
+    whole = json.dumps(saved_plan_document(run.plan, run.desired, origin=origin), indent=2) + "\n"
+    rendered = {i.id: instance_text(i) for i in run.plan.instances[1::2]}
+    assert "".join(saved_plan_chunks(run.plan, run.desired, origin=origin, rendered=rendered)) == whole
+    empty = replace(run.plan, instances=())
+    assert "".join(saved_plan_chunks(empty, (), origin={})) == (
+        json.dumps(saved_plan_document(empty, (), origin={}), indent=2) + "\n"
+    )
+
+
+def test_write_plan_writes_the_pieces_and_read_plan_reads_them_back(tmp_path: Path) -> None:
+    run = run_case(CASE_FILES[0], tmp_path)
+    target = {"kind": "emulator", "endpoint": "http://127.0.0.1:9", "source": "--endpoint", "description": "test"}
+    plan = replace(run.plan, target=target)
+    path = tmp_path / "plans" / "plan.json"
+    write_plan(path, plan, run.desired, rendered={i.id: instance_text(i) for i in plan.instances})
+    document = read_plan(path)
+    assert document["instances"] == [i.to_json() for i in plan.instances]
+    assert set(document["desired"]) == {d.id for d in run.desired}
