@@ -27,7 +27,7 @@ from rdsssl_reconcile.planning.eligibility import can_carry_ssl
 from rdsssl_reconcile.planning.model import InstancePlan, Plan, plan_to_json
 from rdsssl_reconcile.planning.planner import make_plan, plan_instance
 from rdsssl_reconcile.render.markdown import render_markdown
-from rdsssl_reconcile.render.plan_json import instance_text, plan_json_chunks
+from rdsssl_reconcile.render.plan_json import BATCH_CHARACTERS, batched, instance_text, plan_json_chunks
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.spec.loader import SpecSet, load_specs
 from rdsssl_reconcile.spec.selection import EVERY_INSTANCE, Selection, select
@@ -180,7 +180,7 @@ def render_plan(plan: Plan, output_format: str) -> str:
 
 
 #: Characters of JSON written at once when a plan is streamed to stdout.
-_JSON_BATCH = 1 << 20
+_JSON_BATCH = BATCH_CHARACTERS
 
 
 def echo_plan(plan: Plan, output_format: str, *, instance_json: Mapping[str, str] | None = None) -> None:
@@ -194,12 +194,5 @@ def echo_plan(plan: Plan, output_format: str, *, instance_json: Mapping[str, str
     if output_format != "json":
         click.echo(render_plan(plan, output_format), nl=False)
         return
-    batch: list[str] = []
-    size = 0
-    for chunk in plan_json_chunks(plan, tool_version=__version__, rendered=instance_json):
-        batch.append(chunk)
-        size += len(chunk)
-        if size >= _JSON_BATCH:
-            click.echo("".join(batch), nl=False)
-            batch, size = [], 0
-    click.echo("".join(batch), nl=False)
+    for text in batched(plan_json_chunks(plan, tool_version=__version__, rendered=instance_json), _JSON_BATCH):
+        click.echo(text, nl=False)

@@ -9,7 +9,6 @@ file without what only a saved plan holds (``kind``, ``desired``, ``origin``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -18,8 +17,8 @@ from rdsssl_reconcile import __version__
 from rdsssl_reconcile.cli.options import max_bytes_option
 from rdsssl_reconcile.cli.plan_cmd import echo_markdown
 from rdsssl_reconcile.planfile import plan_from_document, read_plan
-from rdsssl_reconcile.planning.model import plan_to_json
 from rdsssl_reconcile.planning.outcome import declared_ssl_of_saved
+from rdsssl_reconcile.render.plan_json import batched, plan_json_chunks
 from rdsssl_reconcile.render.text import render_text
 from rdsssl_reconcile.textsafe import visible
 
@@ -49,7 +48,9 @@ def show(plan_file: Path, output_format: str, max_bytes: int) -> int:
         # Within the comment's budget, pointing at this file for what is left out, as plan --out does.
         echo_markdown(plan, declared_ssl_of_saved(document.get("desired") or {}), max_bytes=max_bytes, out=plan_file)
     elif output_format == "json":
-        click.echo(json.dumps(plan_to_json(plan, tool_version=document["tool_version"]), indent=2))
+        # In pieces, as plan prints it: one json.dumps(indent=2) of 10,000 instances peaked at 370 MB.
+        for text in batched(plan_json_chunks(plan, tool_version=document["tool_version"])):
+            click.echo(text, nl=False)
     else:
         click.echo(render_text(plan), nl=False)
     if document["tool_version"] != __version__:

@@ -10,7 +10,7 @@ joining; memory stays at the pieces' size, without the millions of small strings
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from rdsssl_reconcile.planning.model import InstancePlan, Plan, plan_header_to_json
@@ -65,3 +65,21 @@ def _member_chunks(value: Any) -> Iterator[str]:
         lead = "{\n    " if index == 0 else ",\n    "
         yield lead + json.dumps(key) + ": " + json.dumps(item, indent=2).replace("\n", _ITEM_INDENT)
     yield "\n  }"
+
+
+#: Characters written at once when the document goes to a stream.
+BATCH_CHARACTERS = 1 << 20
+
+
+def batched(chunks: Iterable[str], size: int = BATCH_CHARACTERS) -> Iterator[str]:
+    """The pieces joined into writes of about ``size`` characters (10,000 small writes cost more)."""
+    batch: list[str] = []
+    length = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield "".join(batch)
