@@ -25,11 +25,14 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 #: Keywords that mean the same in draft 7 (what fastjsonschema compiles) and in draft 2020-12.
-#: ``items`` is included as a schema for every element (an array of schemas changed meaning).
+#: ``items`` is included as a schema for every element (an array of schemas changed meaning), ``$ref``
+#: alone in its object and pointing into the document's ``$defs`` (beside other keywords it changed).
 SAME_IN_DRAFT_7 = frozenset(
     {
         "$schema",
         "$id",
+        "$defs",
+        "$ref",
         "additionalProperties",
         "allOf",
         "anyOf",
@@ -65,16 +68,23 @@ COMPILE_AFTER = 100
 
 
 def _keywords(schema: Any, found: set[str]) -> set[str]:
-    """Every keyword used anywhere in ``schema`` (property names under ``properties`` are not keywords)."""
+    """Every keyword used anywhere in ``schema`` (names under ``properties`` and ``$defs`` are not keywords).
+
+    Two uses are reported under names of their own, because draft 7 reads them differently: ``items``
+    given an array, and ``$ref`` beside other keywords (draft 7 ignores those), or pointing outside the
+    document.
+    """
     if isinstance(schema, Mapping):
+        if "$ref" in schema and (len(schema) > 1 or not str(schema["$ref"]).startswith("#/$defs/")):
+            found.add("$ref (with siblings or outside $defs)")
         for key, value in schema.items():
             found.add(key)
-            if key == "properties" and isinstance(value, Mapping):
+            if key in ("properties", "$defs") and isinstance(value, Mapping):
                 for sub in value.values():
                     _keywords(sub, found)
             elif key == "items" and isinstance(value, list):
                 found.add("items (array)")
-            elif key not in ("enum", "const", "required", "description", "title"):
+            elif key not in ("enum", "const", "required", "description", "title", "$ref"):
                 _keywords(value, found)
     elif isinstance(schema, list):
         for item in schema:
@@ -106,15 +116,20 @@ class SchemaCheck:
     def _compile(self) -> None:
         import fastjsonschema  # only once it pays: a small spec set never loads it
 
+        # Without $id: fastjsonschema would try to resolve the references against that (remote) URI.
         draft7 = {key: value for key, value in self.schema.items() if key not in ("$schema", "$id")}
         # use_default=False: the compiled code must never write defaults into the checked value.
         self._fast = fastjsonschema.compile(draft7, use_default=False, use_formats=False)
         self._refused = fastjsonschema.JsonSchemaException
 
-    def is_valid_fast(self, value: Any) -> bool:
-        """True only when the compiled validator accepts ``value`` (False also before it is built)."""
+    def is_valid_fast(self, value: Any, *, weight: int = 1) -> bool:
+        """True only when the compiled validator accepts ``value`` (False also before it is built).
+
+        ``weight``: how many values' worth of checking ``value`` is (a saved plan counts its instances),
+        towards :data:`COMPILE_AFTER`.
+        """
         if self._fast is None:
-            self._checked += 1
+            self._checked += weight
             if not (self._compilable and self._checked > COMPILE_AFTER):
                 return False
             self._compile()
@@ -124,8 +139,8 @@ class SchemaCheck:
             return False
         return True
 
-    def iter_errors(self, value: Any) -> Iterator[ValidationError]:
+    def iter_errors(self, value: Any, *, weight: int = 1) -> Iterator[ValidationError]:
         """jsonschema's errors for ``value``; none, without asking jsonschema, when the compiled check passes."""
-        if self.is_valid_fast(value):
+        if self.is_valid_fast(value, weight=weight):
             return iter(())
         return self.reference.iter_errors(value)

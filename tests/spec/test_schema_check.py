@@ -9,6 +9,7 @@ on thousands of mutations of them the compiled validator accepts nothing that js
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,75 @@ def test_a_fleet_gets_the_same_located_errors_as_a_small_spec(tmp_path: Path) ->
     assert f"fleet.yaml:{broken_line}" in text
     assert "instances[150].ssl" in text
     assert "pgm-fleet" not in text
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$defs": {"x": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/x", "minLength": 2}}},
+        {"properties": {"a": {"$ref": "https://example.com/x.json"}}},
+        {"properties": {"a": {"$ref": "#/properties/b"}}},
+    ],
+)
+def test_a_reference_that_draft_7_reads_differently_is_never_compiled(schema: dict[str, Any]) -> None:
+    assert not compilable(schema)
+
+
+def test_a_reference_alone_into_defs_is_compiled_and_checked() -> None:
+    schema = {
+        "$defs": {"name": {"type": "string", "minLength": 2}, "type": {"enum": ["a"]}},
+        "type": "object",
+        "properties": {"n": {"$ref": "#/$defs/name"}, "type": {"$ref": "#/$defs/type"}},
+    }
+    assert compilable(schema)  # "type" and "name" under $defs are names, not keywords
+    check = SchemaCheck(schema)
+    assert check.is_valid_fast({"n": "ok"}, weight=COMPILE_AFTER + 1)  # compiled now, and then checked
+    assert check.compiled
+    assert check.is_valid_fast({"n": "ok", "type": "a"})
+    assert not check.is_valid_fast({"n": "x"})
+    assert not check.is_valid_fast({"type": "b"})
+
+
+@pytest.fixture(scope="module")
+def saved_plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from rdsssl_reconcile.planfile import saved_plan_document, schema_problems
+    from tests.planning.harness import CASES, run_case
+
+    run = run_case(sorted(CASES.glob("*.yaml"))[0], tmp_path_factory.mktemp("case"))
+    target = {"kind": "emulator", "endpoint": "http://127.0.0.1:9", "source": "--endpoint", "description": "t"}
+    document = saved_plan_document(replace(run.plan, target=target), run.desired, origin={"directory": "/x"})
+    document = json.loads(json.dumps(document))
+    assert schema_problems(document) == []
+    return document
+
+
+@pytest.fixture(scope="module")
+def compiled_plan_check() -> SchemaCheck:
+    from rdsssl_reconcile.planfile import plan_schema
+
+    check = SchemaCheck(plan_schema())
+    check.is_valid_fast({}, weight=COMPILE_AFTER + 1)
+    assert check.compiled
+    return check
+
+
+def test_the_saved_plan_schema_is_compiled(compiled_plan_check: SchemaCheck, saved_plan: dict[str, Any]) -> None:
+    assert compiled_plan_check.is_valid_fast(saved_plan)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_compiled_plan_check_accepts_nothing_jsonschema_refuses(
+    compiled_plan_check: SchemaCheck, saved_plan: dict[str, Any], data: st.DataObject
+) -> None:
+    value: Any = saved_plan
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        if not isinstance(value, dict):
+            break
+        path = data.draw(st.sampled_from(_paths(value)))
+        how = data.draw(st.sampled_from(["replace", "delete", "add"] if path else ["replace", "add"]))
+        value = _mutate(value, path, how, data.draw(st.sampled_from(ODD_VALUES)))
+    if compiled_plan_check.is_valid_fast(value):
+        assert not list(compiled_plan_check.reference.iter_errors(value)), value
