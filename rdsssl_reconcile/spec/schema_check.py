@@ -11,9 +11,11 @@ Compiling costs about 20 ms, the price of checking some 100 instances with jsons
 done only once a process has checked that many values with one schema: ``validate`` of one spec
 file with a handful of instances does not pay it, a fleet does once.
 
-fastjsonschema implements drafts 4 to 7; the spec schemas are written for 2020-12 but use only
-keywords whose meaning did not change between draft 7 and 2020-12 (:data:`SAME_IN_DRAFT_7`, no
-``$ref``). A schema with any other keyword is never compiled: it is checked by jsonschema alone.
+fastjsonschema implements drafts 4 to 7; the spec and saved-plan schemas are written for 2020-12 but use
+only keywords whose meaning did not change between draft 7 and 2020-12 (:data:`SAME_IN_DRAFT_7`; a
+``$ref`` only alone in its object, into ``$defs``). A schema with anything else is never compiled: it is
+checked by jsonschema alone. The saved-plan schema is checked this way too (``planfile.schema_problems``:
+a 10,000-instance plan in 0.4 s instead of 3.6 s).
 """
 
 from __future__ import annotations
