@@ -14,7 +14,7 @@ the reader's :func:`~rdsssl_reconcile.live.reader.read_instance`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from rdsssl_reconcile.cloud.port import MAX_PAGE_SIZE, ReadOnlyCloudClient
 from rdsssl_reconcile.drift.model import Coverage, UnmanagedInstance
 from rdsssl_reconcile.errors import CloudError
 from rdsssl_reconcile.live.discovery import ENGINE, items_of, total_of
-from rdsssl_reconcile.live.model import ReadOutcome
+from rdsssl_reconcile.live.model import LiveInstance, ReadOutcome
 from rdsssl_reconcile.live.parse import parse_instance
 from rdsssl_reconcile.live.reader import FleetRead, InstanceRef, read_fleet, read_instance
 from rdsssl_reconcile.planning.eligibility import can_carry_ssl
@@ -30,9 +30,16 @@ from rdsssl_reconcile.spec.model import DesiredInstance
 from rdsssl_reconcile.textsafe import visible
 
 
-def read_declared(client: ReadOnlyCloudClient, desired: Sequence[DesiredInstance], *, parallelism: int) -> FleetRead:
+def read_declared(
+    client: ReadOnlyCloudClient,
+    desired: Sequence[DesiredInstance],
+    *,
+    parallelism: int,
+    on_read: Callable[[LiveInstance], None] | None = None,
+) -> FleetRead:
+    """``on_read``: called in the read worker as each instance's result is known (see ``read_fleet``)."""
     refs = [InstanceRef(instance_id=i.id, region=i.region) for i in desired]
-    return read_fleet(client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism)
+    return read_fleet(client, refs, wants_ssl=can_carry_ssl, parallelism=parallelism, on_read=on_read)
 
 
 @dataclass(frozen=True, slots=True)

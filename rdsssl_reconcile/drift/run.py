@@ -16,10 +16,12 @@ from typing import Any
 from rdsssl_reconcile.apply.audit import default_audit_path
 from rdsssl_reconcile.cloud.port import ReadOnlyCloudClient
 from rdsssl_reconcile.drift import edge
+from rdsssl_reconcile.drift.assess import Assessed, assess_instance
 from rdsssl_reconcile.drift.baseline import Baseline, load_audit_baseline, load_plan_baseline, merged
 from rdsssl_reconcile.drift.ignore import IgnoreRule, find_ignore_file, load_rules
 from rdsssl_reconcile.drift.model import Coverage, DriftReport, UnmanagedInstance
 from rdsssl_reconcile.drift.report import build_report
+from rdsssl_reconcile.live.model import LiveInstance
 from rdsssl_reconcile.spec.loader import SpecSet
 
 
@@ -51,7 +53,17 @@ def run_drift(
     parallelism: int = 8,
 ) -> DriftReport:
     """``managed``: every declared id (with ``--target`` the spec set is a subset; coverage counts them all)."""
-    read = edge.read_declared(client, spec_set.instances, parallelism=parallelism)
+    by_id = {i.id: i for i in spec_set.instances}
+    assessed: dict[str, Assessed] = {}
+
+    def assess_as_read(live: LiveInstance) -> None:
+        # In the read worker, while other reads are in flight (the pure assessment plans the instance).
+        desired = by_id[live.instance_id]
+        assessed[live.instance_id] = assess_instance(
+            desired, live, now=now, applied=inputs.baseline.of(desired.id), rules=inputs.rules
+        )
+
+    read = edge.read_declared(client, spec_set.instances, parallelism=parallelism, on_read=assess_as_read)
     notes = [*read.notes(), *(str(w) for w in spec_set.warnings)]
     unmanaged: tuple[UnmanagedInstance, ...] = ()
     coverage: Coverage | None = None
@@ -71,4 +83,5 @@ def run_drift(
         unmanaged=unmanaged,
         coverage=coverage,
         notes=notes,
+        assessed_already=assessed,
     )

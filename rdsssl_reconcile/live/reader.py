@@ -159,15 +159,12 @@ def read_progress(
 
 
 def _read_and_report(
-    client: ReadOnlyCloudClient, facts: InstanceFacts, wants_ssl: bool, on_read: Callable[[LiveInstance], None]
+    client: ReadOnlyCloudClient, facts: InstanceFacts, wants_ssl: bool, on_read: Callable[[LiveInstance], None] | None
 ) -> LiveInstance:
     live = read_instance(client, facts, wants_ssl)
-    on_read(live)
+    if on_read is not None:
+        on_read(live)
     return live
-
-
-def _ignore(_: LiveInstance) -> None:
-    return None
 
 
 def read_fleet(
@@ -176,7 +173,7 @@ def read_fleet(
     *,
     wants_ssl: Callable[[InstanceFacts], bool],
     parallelism: int = 8,
-    on_read: Callable[[LiveInstance], None] = _ignore,
+    on_read: Callable[[LiveInstance], None] | None = None,
 ) -> FleetRead:
     """Live state of every instance in ``refs``, keyed by instance id, with what the reads showed.
 
@@ -218,7 +215,8 @@ def read_fleet(
                     unread = _unread(region, discovery, instance_id)
                     if unread is not None:
                         results[instance_id] = unread
-                        on_read(unread)
+                        if on_read is not None:
+                            on_read(unread)
         for (_, instance_id), read in reads.items():
             results[instance_id] = read.result()
     ordered = {ref.instance_id: results[ref.instance_id] for ref in refs}

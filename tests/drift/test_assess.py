@@ -170,3 +170,31 @@ def test_ignore_rules_mark_exactly_their_fields_until_the_expiry_day(tmp_path: P
     assert assess_instance(spec, live("pgm-a", SSL_OFF), now=NOW, applied=None, rules=[other]).drift.status is (
         DriftStatus.DRIFTED
     )
+
+
+def test_instances_assessed_as_their_reads_complete_give_the_same_report(tmp_path: Path) -> None:
+    """drift assesses each instance in its read worker and hands the results to build_report."""
+    from rdsssl_reconcile.drift.baseline import Baseline
+    from rdsssl_reconcile.drift.report import build_report
+
+    specs = desired(tmp_path, aliyun("pgm-a"), aliyun("pgm-b"), off("pgm-c"), aliyun("pgm-d"))
+    cert = cloud_certificate("pgm-a", issued=NOW - timedelta(days=300))
+    states = {
+        "pgm-a": live("pgm-a", ssl_on("pgm-a", cert)),
+        "pgm-b": live("pgm-b", SSL_OFF),
+        "pgm-c": live("pgm-c", ssl_on("pgm-c", cloud_certificate("pgm-c", issued=NOW))),
+        # pgm-d was not read at all: the report marks it as an error either way
+    }
+    baseline = Baseline(states={"pgm-b": applied(specs[1], states["pgm-b"])}, description="test")
+    rules = [IgnoreRule(instance="pgm-c", field="ssl_enabled", reason="r", location="x:1", expires=None)]
+    common = {"now": NOW, "baseline": baseline, "rules": rules, "target": {"kind": "test"}}
+    whole = build_report(specs, states, **common)  # type: ignore[arg-type]
+    ahead = {
+        i.id: assess_instance(i, states[i.id], now=NOW, applied=baseline.of(i.id), rules=rules)
+        for i in specs
+        if i.id in states
+    }
+    again = build_report(specs, states, assessed_already=ahead, **common)  # type: ignore[arg-type]
+    assert again == whole
+    assert [d.id for d in again.instances] == ["pgm-a", "pgm-b", "pgm-c", "pgm-d"]
+    assert again.instances[0] is ahead["pgm-a"].drift
