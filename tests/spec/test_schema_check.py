@@ -129,6 +129,18 @@ def _mutate(instance: dict[str, Any], path: tuple[Any, ...], how: str, replaceme
     return mutated
 
 
+def _mutations(data: st.DataObject, valid: dict[str, Any]) -> Any:
+    """``valid`` after one to three drawn edits: a value replaced, a key deleted, a key or item added."""
+    value: Any = valid
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        if not isinstance(value, dict):
+            break
+        path = data.draw(st.sampled_from(_paths(value)))
+        how = data.draw(st.sampled_from(["replace", "delete", "add"] if path else ["replace", "add"]))
+        value = _mutate(value, path, how, data.draw(st.sampled_from(ODD_VALUES)))
+    return value
+
+
 @pytest.fixture(scope="module")
 def compiled_instance_check() -> SchemaCheck:
     check = SchemaCheck(spec_schema.INSTANCE_SCHEMA)
@@ -181,14 +193,7 @@ def test_valid_instances_pass_both(compiled_instance_check: SchemaCheck, instanc
 def test_the_compiled_check_accepts_nothing_jsonschema_refuses(
     compiled_instance_check: SchemaCheck, data: st.DataObject
 ) -> None:
-    instance = data.draw(st.sampled_from(VALID_INSTANCES))
-    value: Any = instance
-    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        if not isinstance(value, dict):
-            break
-        path = data.draw(st.sampled_from(_paths(value)))
-        how = data.draw(st.sampled_from(["replace", "delete", "add"] if path else ["replace", "add"]))
-        value = _mutate(value, path, how, data.draw(st.sampled_from(ODD_VALUES)))
+    value = _mutations(data, data.draw(st.sampled_from(VALID_INSTANCES)))
     reference_accepts = not list(compiled_instance_check.reference.iter_errors(value))
     # The one direction that matters: a value the compiled check accepts skips jsonschema, so jsonschema
     # must accept it too. The other direction only costs time (fastjsonschema reads a pattern's `$` as
@@ -275,12 +280,6 @@ def test_the_saved_plan_schema_is_compiled(compiled_plan_check: SchemaCheck, sav
 def test_the_compiled_plan_check_accepts_nothing_jsonschema_refuses(
     compiled_plan_check: SchemaCheck, saved_plan: dict[str, Any], data: st.DataObject
 ) -> None:
-    value: Any = saved_plan
-    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        if not isinstance(value, dict):
-            break
-        path = data.draw(st.sampled_from(_paths(value)))
-        how = data.draw(st.sampled_from(["replace", "delete", "add"] if path else ["replace", "add"]))
-        value = _mutate(value, path, how, data.draw(st.sampled_from(ODD_VALUES)))
+    value = _mutations(data, saved_plan)
     if compiled_plan_check.is_valid_fast(value):
         assert not list(compiled_plan_check.reference.iter_errors(value)), value
