@@ -4,7 +4,8 @@ Offline: no cloud call, no spec files, no SDK import. The plan is rebuilt from t
 (:func:`~rdsssl_reconcile.planfile.plan_from_document`, which refuses a file that is not exactly what
 the tool writes for that plan) and rendered by the same renderers as ``plan``, so ``show F`` prints what
 ``plan --out F`` printed, in any format. The JSON is the document ``plan --format json`` printed: the
-file without what only a saved plan holds (``kind``, ``desired``, ``origin``).
+file without what only a saved plan holds (``kind``, ``desired``, ``origin``). A selection the plan was
+made with (``plan --region/--select``, which ``apply PLANFILE`` applies again) is named on stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rdsssl_reconcile.planfile import plan_from_document, read_plan
 from rdsssl_reconcile.planning.outcome import declared_ssl_of_saved
 from rdsssl_reconcile.render.plan_json import batched, plan_json_chunks
 from rdsssl_reconcile.render.text import render_text
+from rdsssl_reconcile.spec.selection import selection_from_json
 from rdsssl_reconcile.textsafe import visible
 
 
@@ -53,6 +55,15 @@ def show(plan_file: Path, output_format: str, max_bytes: int) -> int:
             click.echo(text, nl=False)
     else:
         click.echo(render_text(plan), nl=False)
+    selection = selection_from_json((document.get("origin") or {}).get("selection"))
+    if not selection.empty:
+        # apply PLANFILE acts on the instances this selection chose, and re-reads only those: the reviewer
+        # of the artifact should see it without opening the file.
+        click.echo(
+            f"note: {where} was made with {visible(selection.describe())}: 'apply' of it reads and changes "
+            "only the instances that selection chose",
+            err=True,
+        )
     if document["tool_version"] != __version__:
         click.echo(
             f"note: {where} was saved by rdsssl-reconcile {visible(document['tool_version'])}; "

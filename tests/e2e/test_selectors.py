@@ -85,6 +85,13 @@ def test_saved_plan_keeps_its_selection_for_show_and_apply(
     assert sorted(saved["desired"]) == ["pgm-b", "pgm-c"]
     shown = cli("show", str(out), "--format", "json")
     assert [i["id"] for i in json.loads(shown.out)["instances"]] == ["pgm-b", "pgm-c"]
+    # The reviewer of the artifact is told which selection apply will act on (stdout stays the plan).
+    assert "was made with --region cn-shanghai: 'apply' of it reads and changes only" in shown.err
+    assert "--region" not in shown.out
+    assert "was made with" in cli("show", str(out)).err
+    unselected = tmp_path / "plan-all.json"
+    assert cli("plan", str(spec_dir), "--out", str(unselected), cwd=tmp_path).code == 0
+    assert "was made with" not in cli("show", str(unselected)).err
     refused = cli("apply", str(out), "--region", "cn-hangzhou", cwd=tmp_path)
     assert refused.code == 1
     assert "a saved plan applies the selection it was made with" in refused.err
