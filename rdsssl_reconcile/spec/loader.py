@@ -13,11 +13,9 @@ and suggests the closest valid key or value for typos.
 from __future__ import annotations
 
 import difflib
-import gc
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from rdsssl_reconcile import collector
 from rdsssl_reconcile.errors import EncryptedKeyError, PemError, SpecError
 from rdsssl_reconcile.pki import checks
 from rdsssl_reconcile.pki.authority import KeyType
@@ -761,26 +760,9 @@ def load_specs(
     Raises:
         SpecError: with every problem found, each naming file, line and key path.
     """
-    with _collector_paused():
+    # The collector paused while the specs load (rdsssl_reconcile/collector.py): 2.2 -> 1.0 s at 10,000.
+    with collector.paused():
         return _load_specs(paths, now=now, environ=environ)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while specs load (and as it was before, afterwards).
-
-    Loading allocates hundreds of thousands of objects that all live on (YAML values, line marks,
-    models); each full pass of the collector walks that growing heap again: 1.3 s of the 2.2 s that
-    10,000 instances took to load. What the loader leaves as cyclic garbage is bounded by the specs'
-    size and collected on the first pass after it.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _load_specs(paths: Sequence[Path | str] | None, *, now: datetime, environ: Mapping[str, str] | None) -> SpecSet:

@@ -56,3 +56,23 @@ def test_a_collector_switched_off_by_the_caller_stays_off(tmp_path: Path, collec
         [_spec(tmp_path, "instances:\n  - {id: pgm-aaa, region: cn-hangzhou, ssl: {enabled: false}}\n")], now=NOW
     )
     assert not gc.isenabled()
+
+
+def test_paused_with_freeze_freezes_what_lives_at_the_end_and_only_then(collector_state: None) -> None:
+    from rdsssl_reconcile import collector
+
+    gc.unfreeze()
+    gc.enable()
+    try:
+        with collector.paused(freeze=True):
+            kept = [object() for _ in range(1000)]
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(kept)
+        gc.unfreeze()
+        with pytest.raises(RuntimeError), collector.paused(freeze=True):
+            raise RuntimeError("load failed")
+        assert gc.get_freeze_count() == 0  # an error: nothing frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
