@@ -76,3 +76,23 @@ def test_paused_with_freeze_freezes_what_lives_at_the_end_and_only_then(collecto
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_loading_leaves_no_yaml_nodes_for_the_cyclic_collector(tmp_path: Path, collector_state: None) -> None:
+    """The specs are frozen right after loading: nodes left in a reference cycle would be frozen too."""
+    import yaml
+
+    body = "instances:\n" + "".join(
+        f"  - {{id: pgm-n{i:03d}, region: cn-hangzhou, ssl: {{enabled: false}}}}\n" for i in range(50)
+    )
+    gc.collect()
+    gc.disable()
+    loader.load_specs([_spec(tmp_path, body)], now=NOW)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, yaml.Node | yaml.Mark | yaml.BaseLoader)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
