@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, ExitStack, chdir, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -144,12 +144,15 @@ def _replan_saved(
         )
 
     current = plan_at(spec_set, now)
+
     # generated_at is written to the second; the plan was made at some instant of that second, and an
     # "expires in N days" may turn over within it. Either end of the second is a plan that was possible.
-    rebuilt = [
-        saved_plan_document(plan_at(specs_then, instant), specs_then.instances)
-        for instant in (then, then + timedelta(microseconds=999_999))
-    ]
+    def rebuilt_at(instant: datetime) -> dict[str, Any]:
+        return saved_plan_document(plan_at(specs_then, instant), specs_then.instances)
+
+    # Made only when needed: the second end is built only when the first is not exact (at 10,000 instances a
+    # document is some 100 MB of objects, and a plan several seconds of CPU).
+    rebuilt = [functools.partial(rebuilt_at, instant) for instant in (then, then + timedelta(microseconds=999_999))]
     problems = _refusal(saved, rebuilt, current, targets)
     if not problems:
         return _reviewed_decisions(current, saved), ()
@@ -220,12 +223,16 @@ MAX_LISTED = 12
 
 
 def _refusal(
-    saved: dict[str, Any], rebuilt: list[dict[str, Any]], current: Plan, targets: set[str] | None
+    saved: dict[str, Any],
+    rebuilt: Sequence[Callable[[], dict[str, Any]]],
+    current: Plan,
+    targets: set[str] | None,
 ) -> list[str]:
     """Every way the saved plan differs from what apply would do, in plain words (empty: it holds).
 
-    ``rebuilt`` are saved-plan documents made now from the specs and live state as of the file's time
-    (each end of its second); one must equal the file apart from the documented volatile fields.
+    ``rebuilt`` make the saved-plan documents of the specs and live state as of the file's time (each end
+    of its second); one must equal the file apart from the documented volatile fields. They are made in
+    order, and the first that equals the file ends the search (it is the one the fewest differences pick).
     ``current`` is the plan as of now; its decisions must equal that one's. With ``--target``, only
     those instances (and the fields outside instances, but not the summary, which counts the others
     too) are compared.
@@ -239,11 +246,14 @@ def _refusal(
     if targets is not None:
         in_file = _only(in_file, targets)
     candidates = []
-    for document in rebuilt:
+    for build in rebuilt:
+        document = build()
         in_plan = {k: v for k, v in without_volatile(document).items() if k not in ("tool_version", "origin")}
         if targets is not None:
             in_plan = _only(in_plan, targets)
         candidates.append((explain(list(differences(in_file, in_plan)), in_file, in_plan), document))
+        if not candidates[-1][0]:
+            break  # exact: min() below would pick this one (the first of equals) anyway
     moved, matching = min(candidates, key=lambda c: len(c[0]))  # the likelier instant: fewer differences
     problems.extend(moved)
     if not problems:
