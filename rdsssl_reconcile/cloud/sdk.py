@@ -34,7 +34,7 @@ from rdsssl_reconcile.cloud.port import BUSY_CODES, MAX_PAGE_SIZE, RawBody
 from rdsssl_reconcile.cloud.reexports import load_reexports_on_demand
 from rdsssl_reconcile.cloud.target import Credentials, Target
 from rdsssl_reconcile.errors import CloudError, PermanentCloudError, TargetError, TransientCloudError
-from rdsssl_reconcile.live.parse import redact_server_key
+from rdsssl_reconcile.pki.redaction import redact_server_key
 
 # Before anything imports the SDK's client, which imports its models package whole: one module per
 # model of the RDS API, 38% of the SDK's import. Each model is then imported when first used.

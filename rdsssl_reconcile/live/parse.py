@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from rdsssl_reconcile.errors import PemError
 from rdsssl_reconcile.live.model import Endpoint, InstanceFacts, LiveCertificate, LiveSsl
-from rdsssl_reconcile.pki.pem import load_certificates, load_crl, load_private_key
-from rdsssl_reconcile.pki.summary import sha256_fingerprint, summarize_certificate, summarize_crl, summarize_private_key
+from rdsssl_reconcile.pki.pem import load_certificates, load_crl
+from rdsssl_reconcile.pki.redaction import SERVER_KEY_FINGERPRINT
+from rdsssl_reconcile.pki.summary import sha256_fingerprint, summarize_certificate, summarize_crl
 
 _TRUE = {"on", "yes", "1", "true", "enabled"}
 
@@ -109,28 +110,8 @@ def _certificate(value: Any, what: str) -> LiveCertificate | None:
     )
 
 
-def redact_server_key(body: dict[str, Any]) -> dict[str, Any]:
-    """Replace ``ServerKey`` in a DescribeDBInstanceSSL body by ``ServerKeyPublicSha256``.
-
-    Called by the cloud adapter on the raw response before anything else can see, log or store it.
-    The fingerprint of the public half is all the planner needs to tell whether the key changed.
-    """
-    redacted = dict(body)
-    key_pem = text(redacted.pop("ServerKey", None))
-    fingerprint: str | None = None
-    if key_pem is not None:
-        try:
-            fingerprint = summarize_private_key(
-                load_private_key(key_pem, what="live server key", validate=False).key
-            ).public_key_sha256
-        except PemError:
-            fingerprint = "unparseable"
-    redacted["ServerKeyPublicSha256"] = fingerprint or ""
-    return redacted
-
-
 def parse_ssl(body: dict[str, Any]) -> LiveSsl:
-    """A DescribeDBInstanceSSL body (already redacted by :func:`redact_server_key`)."""
+    """A DescribeDBInstanceSSL body (already redacted by :func:`~rdsssl_reconcile.pki.redaction.redact_server_key`)."""
     if "ServerKey" in body:
         raise ValueError("parse_ssl() needs a body whose ServerKey was redacted by redact_server_key()")
     enabled = flag(body.get("SSLEnabled"))
@@ -149,7 +130,7 @@ def parse_ssl(body: dict[str, Any]) -> LiveSsl:
         ca_type=text(body.get("CAType")) if enabled else None,
         endpoints=endpoints if enabled else (),
         server_cert=_certificate(body.get("ServerCert"), "server certificate") if enabled else None,
-        server_key_public_sha256=text(body.get("ServerKeyPublicSha256")) if enabled else None,
+        server_key_public_sha256=text(body.get(SERVER_KEY_FINGERPRINT)) if enabled else None,
         expire_time=timestamp(body.get("SSLExpireTime")) if enabled else None,
         create_time=timestamp(body.get("SSLCreateTime")) if enabled else None,
         require_update=flag(body.get("RequireUpdate")),

@@ -55,9 +55,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from rdsssl_reconcile.live.model import LiveInstance, ReadError, ReadOutcome
-from rdsssl_reconcile.live.parse import parse_instance, parse_net_info, parse_ssl, redact_server_key
+from rdsssl_reconcile.live.parse import parse_instance, parse_net_info, parse_ssl
 from rdsssl_reconcile.pki.authority import CertificateAuthority, IssuedCertificate, KeyType
 from rdsssl_reconcile.pki.pem import crl_to_pem
+from rdsssl_reconcile.pki.redaction import redact_server_key
 from rdsssl_reconcile.pki.summary import summarize_certificate, summarize_crl
 from rdsssl_reconcile.planning.model import Plan
 from rdsssl_reconcile.planning.planner import make_plan
