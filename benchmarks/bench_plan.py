@@ -15,7 +15,9 @@ figure includes start-up and the SDK import. Where the time went is read from th
 start to the first request, the reads (first arrival to last answer, with their own ratio to the bound)
 and after the reads. ``--floor`` also times the same calls made by a plain thread pool over the official
 SDK against the same emulator: what the SDK itself costs per call on the machine, the floor under any
-client's reads. Results go to ``benchmarks/results/plan.json``.
+client's reads. Each run also gives the machine's speed just before and after it
+(``benchmarks/machine.py``: a fixed pure-Python workload, lower is faster), since the shared machine's
+speed moves by up to 2x between moments. Results go to ``benchmarks/results/plan.json``.
 
 Issue 9: nothing public says how DescribeDBInstances reads several ids, so the plan is run once per
 reading the emulator offers (its ``describe_ids`` setting: ``list``, ``first``, ``ignored``, ``literal``,
@@ -37,6 +39,8 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from machine import reference_seconds
 
 from rdsssl_reconcile.emulator.auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from rdsssl_reconcile.emulator.settings import EmulatorSettings
@@ -115,7 +119,9 @@ def main() -> None:
                 if reading != "default":
                     emulator.admin.settings(describe_ids=reading)
                 emulator.admin.clear_calls()
-                runs.append(plan_once(args, specs, env, emulator, reading))
+                before = reference_seconds()
+                run = plan_once(args, specs, env, emulator, reading)
+                runs.append({**run, "machine_reference_seconds": [before, reference_seconds()]})
             floor = sdk_floor(emulator, args) if args.floor else None
 
         help_start = time.perf_counter()
@@ -145,9 +151,10 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print(
         "| instances | parallelism | reading | calls | calls / instance | list pages | not found | wall "
-        "| bound | ratio | first request | reads | reads ratio | after reads | peak RSS | CPU / instance | note |"
+        "| bound | ratio | first request | reads | reads ratio | after reads | peak RSS | CPU / instance "
+        "| machine before / after | note |"
     )
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for run in runs:
         print(
             f"| {args.instances:,} | {args.parallelism} | {run['reading']} | {sum(run['calls'].values()):,} | "
@@ -155,7 +162,8 @@ def main() -> None:
             f"{run['wall_seconds']} s | {run['ideal_seconds']} s | {run['ratio_to_ideal']} | "
             f"{run['first_request_seconds']} s | {run['reads_seconds']} s | {run['reads_ratio_to_ideal']} | "
             f"{run['after_reads_seconds']} s | "
-            f"{run['peak_rss_mb']} MB | {run['cpu_ms_per_instance']} ms | {run['note'] or ''} |"
+            f"{run['peak_rss_mb']} MB | {run['cpu_ms_per_instance']} ms | "
+            f"{run['machine_reference_seconds'][0]} / {run['machine_reference_seconds'][1]} s | {run['note'] or ''} |"
         )
     if floor is not None:
         print(

@@ -10,7 +10,8 @@ The emulator runs in another process. Each run starts ``python -m rdsssl_reconci
 takes its wall-clock start just before ``Popen``; the first request time is the emulator's call-log
 ``time`` of the run's first call (same machine, same clock); the total is the wall time until the
 process has exited. Also measured: the vendor SDK's import alone, and the interpreter's exit with the
-SDK loaded with and without ``gc.freeze()`` (what the CLI does before it exits).
+SDK loaded with and without ``gc.freeze()`` (what the CLI does before it exits), and the machine's speed
+before and after (``benchmarks/machine.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from machine import reference_seconds
 
 from rdsssl_reconcile.emulator.testing import spawn_emulator_process
 
@@ -76,6 +79,7 @@ def main() -> None:
                 "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
                 "HOME": str(directory / "home"),
             }
+            machine_before = reference_seconds()
             for _ in range(args.runs):
                 bare.append(timed([sys.executable, "-c", "pass"])[1])
                 emulator.admin.clear_calls()
@@ -88,6 +92,7 @@ def main() -> None:
         ]
         exit_plain = [exit_seconds("import rdsssl_reconcile.cloud.sdk") for _ in range(args.runs)]
         exit_frozen = [exit_seconds("import rdsssl_reconcile.cloud.sdk, gc; gc.freeze()") for _ in range(args.runs)]
+        machine_after = reference_seconds()
     result: dict[str, Any] = {
         "runs": args.runs,
         "bare_interpreter_seconds": spread(bare),
@@ -97,6 +102,8 @@ def main() -> None:
         "sdk_import_seconds": spread(imports),
         "exit_with_sdk_seconds": spread(exit_plain),
         "exit_with_sdk_frozen_seconds": spread(exit_frozen),
+        # benchmarks/machine.py just before and after: how fast the machine was (lower is faster)
+        "machine_reference_seconds": [machine_before, machine_after],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -105,6 +112,7 @@ def main() -> None:
     for name, values in result.items():
         if isinstance(values, dict):
             print(f"| {name} | {values['min']:.3f} s | {values['median']:.3f} s | {values['max']:.3f} s |")
+    print(f"machine reference before / after: {machine_before} / {machine_after} s (benchmarks/machine.py)")
     verdict = "OK" if result["first_request_seconds"]["median"] <= 0.3 else "MISSED"
     print(f"{verdict}: first request {result['first_request_seconds']['median']:.3f} s after start (target 0.3 s)")
 
