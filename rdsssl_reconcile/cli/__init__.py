@@ -1,7 +1,7 @@
 """The ``rdsssl-reconcile`` command line: a thin layer over the library.
 
 Subcommands are registered by import path and loaded only when invoked, so ``--help``, ``validate``
-and ``certs`` never import the vendor SDK (it costs about half a second of start-up, measured on a development machine).
+and ``certs`` never import the vendor SDK (most of a cloud command's start-up: ``benchmarks/bench_startup.py``).
 
 Exit codes (documented in the README's "Exit codes" table): what a plan's instances mean for ``plan``
 and ``apply`` is decided by one table, :mod:`rdsssl_reconcile.planning.outcome`; errors before that

@@ -12,8 +12,8 @@ our error tree. Two secrets pass through here and must go no further:
   exception is raised outside the ``except`` block so the SDK's exception is not even its context.
   ``DEBUG=sdk`` (the SDK's request dump, URL included) is switched off for the same reason.
 
-Importing this module costs about half a second (measured on a development machine); the CLI imports it
-only in commands that call the cloud.
+Importing this module is most of a cloud command's start-up (``benchmarks/bench_startup.py`` measures
+it); the CLI imports it only in commands that call the cloud.
 """
 
 from __future__ import annotations
